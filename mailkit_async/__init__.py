@@ -1,0 +1,61 @@
+"""An async, typed client for the Mailkit e-mail marketing API (JSON and XML-RPC).
+
+```python
+from mailkit_async import Mailkit
+
+async with Mailkit(client_id=123, client_md5="...") as mk:
+    async for bounce in mk.report.raw.bounces(after_id=0):
+        ...
+```
+"""
+
+from ._client import Mailkit
+from ._exceptions import (
+    APIError,
+    AuthenticationError,
+    InvalidParameterError,
+    MailkitError,
+    NotUnsubscribedError,
+    PaginationError,
+    RateLimitError,
+    ResponseDecodeError,
+    ServerError,
+    TransportError,
+)
+from ._models import (
+    Bounce,
+    MassSendError,
+    MassSendErrorCode,
+    MassSendResults,
+    Revalidation,
+    ScheduleResult,
+    Unsubscription,
+)
+from ._retry import RetryPolicy
+from ._version import __version__
+from .resources import UNSET, BouncePages
+
+__all__ = [
+    "UNSET",
+    "APIError",
+    "AuthenticationError",
+    "Bounce",
+    "BouncePages",
+    "InvalidParameterError",
+    "Mailkit",
+    "MailkitError",
+    "MassSendError",
+    "MassSendErrorCode",
+    "MassSendResults",
+    "NotUnsubscribedError",
+    "PaginationError",
+    "RateLimitError",
+    "ResponseDecodeError",
+    "Revalidation",
+    "RetryPolicy",
+    "ScheduleResult",
+    "ServerError",
+    "TransportError",
+    "Unsubscription",
+    "__version__",
+]

@@ -1,0 +1,75 @@
+"""The JSON protocol (`/json.fcgi`): msgspec encoders and decoders, built once and reused."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+import msgspec
+
+from .._exceptions import ResponseDecodeError
+from .._models import Bounce
+from .._request import Request
+from . import Buffer, ProtocolName
+
+__all__ = ["JSON_CODEC", "JsonCodec"]
+
+
+class _Envelope(msgspec.Struct, array_like=False):
+    function: str
+    id: int
+    md5: str
+    parameters: dict[str, Any]
+
+
+class JsonCodec:
+    """`{"function", "id", "md5", "parameters"}` in; any JSON value out."""
+
+    protocol: Final[ProtocolName] = "json"
+    path: Final = "/json.fcgi"
+    content_type: Final = "application/json"
+
+    def __init__(self) -> None:
+        self._encoder = msgspec.json.Encoder()
+        self._any = msgspec.json.Decoder()
+        # A page is decoded straight into Bounce structs; `strict=False` turns the service's
+        # numeric strings ("12345") into ints in C. The union admits what an empty or failed
+        # page looks like instead: {} / {"error_status": 1, ...} or "".
+        self._page = msgspec.json.Decoder(list[Bounce] | dict[str, Any] | str, strict=False)
+
+    def encode(self, request: Request, client_id: int, client_md5: str) -> bytes:
+        envelope = _Envelope(request.function, client_id, client_md5, dict(request.json_params))
+        return self._encoder.encode(envelope)
+
+    def decode(self, function: str, body: Buffer) -> object:
+        if not _strip(body):
+            return ""
+        try:
+            return self._any.decode(body)
+        except msgspec.DecodeError as exc:
+            raise ResponseDecodeError(
+                function, f"not valid JSON ({exc})", excerpt=bytes(body[:200])
+            ) from None
+
+    def decode_bounces(self, function: str, body: Buffer) -> list[Bounce] | object:
+        if not _strip(body):
+            return ""
+        try:
+            page: list[Bounce] | dict[str, Any] | str = self._page.decode(body)
+            return page
+        except msgspec.ValidationError as exc:
+            raise ResponseDecodeError(
+                function, f"unexpected bounce record ({exc})", excerpt=bytes(body[:200])
+            ) from None
+        except msgspec.DecodeError as exc:
+            raise ResponseDecodeError(
+                function, f"not valid JSON ({exc})", excerpt=bytes(body[:200])
+            ) from None
+
+
+def _strip(body: Buffer) -> bool:
+    """True when the body holds more than white space (the service answers some calls with nothing)."""
+    view = memoryview(body)
+    return bool(len(view) > 64 or bytes(view).strip())
+
+
+JSON_CODEC: Final = JsonCodec()

@@ -1,0 +1,51 @@
+"""The XML-RPC protocol (`/rpc.fcgi`): positional params, parsed without DTDs or entity expansion."""
+
+from __future__ import annotations
+
+from typing import Final
+
+import msgspec
+
+from .._exceptions import APIError, ResponseDecodeError
+from .._models import Bounce
+from .._request import Request
+from . import Buffer, ProtocolName
+from ._xmlrpc_wire import XmlRpcFault, XmlRpcFormatError, dumps_call, loads_response
+
+__all__ = ["XMLRPC_CODEC", "XmlRpcCodec"]
+
+
+class XmlRpcCodec:
+    """`methodCall(client_id, client_md5, *params)` in; the single `<param>` value out."""
+
+    protocol: Final[ProtocolName] = "xmlrpc"
+    path: Final = "/rpc.fcgi"
+    content_type: Final = "text/xml"
+
+    def encode(self, request: Request, client_id: int, client_md5: str) -> bytes:
+        return dumps_call(request.function, (client_id, client_md5, *request.xmlrpc_params))  # type: ignore[arg-type]
+
+    def decode(self, function: str, body: Buffer) -> object:
+        try:
+            return loads_response(body)
+        except XmlRpcFault as fault:
+            # A real <fault>: the service refused the call at the protocol level.
+            raise APIError(function, fault.string, code=fault.code) from None
+        except XmlRpcFormatError as exc:
+            raise ResponseDecodeError(
+                function, f"not an XML-RPC response ({exc})", excerpt=bytes(body[:200])
+            ) from None
+
+    def decode_bounces(self, function: str, body: Buffer) -> list[Bounce] | object:
+        value = self.decode(function, body)
+        if not isinstance(value, list):
+            return value
+        try:
+            return msgspec.convert(value, list[Bounce], strict=False)
+        except msgspec.ValidationError as exc:
+            raise ResponseDecodeError(
+                function, f"unexpected bounce record ({exc})", excerpt=bytes(body[:200])
+            ) from None
+
+
+XMLRPC_CODEC: Final = XmlRpcCodec()

@@ -1,0 +1,111 @@
+"""The error hierarchy: catch `MailkitError` for everything, or a subclass for one kind of failure."""
+
+from __future__ import annotations
+
+__all__ = [
+    "APIError",
+    "AuthenticationError",
+    "InvalidParameterError",
+    "MailkitError",
+    "NotUnsubscribedError",
+    "PaginationError",
+    "RateLimitError",
+    "ResponseDecodeError",
+    "ServerError",
+    "TransportError",
+]
+
+
+class MailkitError(Exception):
+    """Base of every error this library raises.
+
+    `function` names the Mailkit function the error concerns (``None`` when it is not about a call,
+    for example missing credentials). Messages never contain the ``client_md5`` secret.
+    """
+
+    def __init__(self, message: str, *, function: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.function = function
+        #: Set on errors out of the bounce stream: resume with `after_id=cursor`, nothing is lost.
+        self.cursor: int | None = None
+
+    def __str__(self) -> str:
+        text = f"{self.function}: {self.message}" if self.function else self.message
+        return text if self.cursor is None else f"{text} (resume with after_id={self.cursor})"
+
+
+class InvalidParameterError(MailkitError, ValueError):
+    """An argument was rejected before anything was sent."""
+
+
+class APIError(MailkitError):
+    """The service answered and refused the call; `message` is its own text."""
+
+    def __init__(self, function: str | None, message: str, *, code: int | None = None) -> None:
+        super().__init__(message, function=function)
+        self.code = code
+
+
+class AuthenticationError(APIError):
+    """Wrong `client_id`/`client_md5`, or a client IP the account does not allow (HTTP 200 all the same)."""
+
+
+class NotUnsubscribedError(APIError):
+    """`email.revalidate` of an address that is not unsubscribed, so there is nothing to revalidate."""
+
+
+class PaginationError(MailkitError):
+    """The bounce report did not advance past the cursor; `cursor` is where to resume from."""
+
+    def __init__(self, function: str, message: str, *, cursor: int) -> None:
+        super().__init__(message, function=function)
+        self.cursor = cursor
+
+
+class _RetryableError(MailkitError):
+    """A fault that may pass: raised once retries are spent.
+
+    `request_sent` says whether the request may have reached the service, which decides whether a
+    non-idempotent call may be re-sent.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        function: str | None = None,
+        request_sent: bool = True,
+        retry_after: float | None = None,
+        status_code: int | None = None,
+        timed_out: bool = False,
+    ) -> None:
+        super().__init__(message, function=function)
+        self.request_sent = request_sent
+        self.timed_out = timed_out
+        self.retry_after = retry_after
+        self.status_code = status_code
+
+
+class TransportError(_RetryableError):
+    """The network failed or timed out (connect, read, write, pool, or the call's overall deadline)."""
+
+
+class ServerError(_RetryableError):
+    """The service answered with an HTTP 5xx."""
+
+
+class RateLimitError(_RetryableError):
+    """The service is rate limiting (HTTP 429, or 503 with `Retry-After`)."""
+
+
+class ResponseDecodeError(MailkitError):
+    """The body is not what the function returns (HTML, truncated JSON, XML that is not XML-RPC...).
+
+    `excerpt` holds the first bytes of the body, for diagnosis.
+    """
+
+    def __init__(self, function: str | None, message: str, *, excerpt: bytes | str = b"") -> None:
+        text = excerpt if isinstance(excerpt, str) else excerpt[:200].decode("utf-8", "replace")
+        super().__init__(f"{message}; body starts {text[:200]!r}", function=function)
+        self.excerpt = text[:200]

@@ -1,0 +1,176 @@
+"""The one HTTP transport: httpx, one connection pool per client, retries, bounded bodies.
+
+Every attempt streams its response and closes it in a `finally` (shielded from cancellation), so a
+break, a timeout or a cancelled task never leaves a connection checked out of the pool, and a body
+never lingers in an httpx `Response` waiting for the cycle collector.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Final
+
+import anyio
+import httpx
+
+from ._exceptions import (
+    APIError,
+    RateLimitError,
+    ResponseDecodeError,
+    ServerError,
+    TransportError,
+)
+from ._retry import RetryBudget, RetryPolicy, parse_retry_after, run_with_retries
+
+__all__ = ["DEFAULT_MAX_RESPONSE_BYTES", "DEFAULT_TIMEOUT", "Transport"]
+
+log = logging.getLogger(__name__)
+
+# Connect fast, but let reads wait: raw.bounces is slow to answer a 25 000-record page.
+DEFAULT_TIMEOUT: Final = httpx.Timeout(connect=10.0, read=120.0, write=30.0, pool=30.0)
+# A 25 000-record page is ~8 MB as JSON and ~30 MB as pretty-printed XML-RPC.
+DEFAULT_MAX_RESPONSE_BYTES: Final = 128 * 1024 * 1024
+
+# Faults where the request cannot have reached the service, so even a harmful call may be re-sent.
+_NOT_SENT: Final = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
+class Transport:
+    """POSTs a body to one path of the service and returns the whole answer, retrying per policy."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        http_client: httpx.AsyncClient | None,
+        timeout: httpx.Timeout,
+        policy: RetryPolicy,
+        max_response_bytes: int,
+        user_agent: str,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.policy = policy
+        self._budget = RetryBudget(policy.budget, policy.retry_cost)
+        self._max_response_bytes = max_response_bytes
+        self._owns_client = http_client is None
+        self._timeout = timeout
+        self._user_agent = user_agent
+        self.http = http_client if http_client is not None else httpx.AsyncClient(timeout=timeout)
+
+    async def aclose(self) -> None:
+        if self._owns_client:
+            await self.http.aclose()
+
+    async def post(
+        self, path: str, body: bytes, *, content_type: str, function: str, idempotent: bool
+    ) -> bytearray:
+        """The answer's body, after retries; raises a `MailkitError` subclass on failure."""
+        url = self.base_url + path
+        headers = {"Content-Type": content_type, "User-Agent": self._user_agent}
+
+        async def attempt() -> bytearray:
+            return await self._attempt(url, body, headers, function)
+
+        retried = run_with_retries(
+            attempt,
+            policy=self.policy,
+            budget=self._budget,
+            idempotent=idempotent,
+            function=function,
+        )
+        if self.policy.deadline is None:
+            return await retried
+        try:
+            with anyio.fail_after(self.policy.deadline):
+                return await retried
+        except TimeoutError:
+            error = TransportError(
+                f"no answer within the call's deadline of {self.policy.deadline:g} s",
+                function=function,
+                timed_out=True,
+            )
+        raise error
+
+    async def _attempt(self, url: str, body: bytes, headers: dict[str, str], function: str) -> bytearray:
+        started = time.perf_counter()
+        error: Exception
+        request = self.http.build_request("POST", url, content=body, headers=headers)
+        try:
+            response = await self.http.send(request, stream=True)
+        except httpx.HTTPError as exc:
+            error = _network_error(exc, function, sent=not isinstance(exc, _NOT_SENT))
+        else:
+            try:
+                self._check_status(response, function)
+                data = await self._read(response, function)
+            except httpx.HTTPError as exc:
+                error = _network_error(exc, function, sent=True)
+            else:
+                if log.isEnabledFor(logging.DEBUG):
+                    log.debug(
+                        "%s: HTTP %d, %d bytes in %.3f s",
+                        function,
+                        response.status_code,
+                        len(data),
+                        time.perf_counter() - started,
+                    )
+                return data
+            finally:
+                with anyio.CancelScope(shield=True):
+                    await response.aclose()
+        # Raised outside the except block: the httpx exception (whose request holds the body,
+        # credentials included) must not ride along as __context__.
+        raise error
+
+    def _check_status(self, response: httpx.Response, function: str) -> None:
+        status = response.status_code
+        if 200 <= status < 300:
+            return
+        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        if status == 429 or (status == 503 and retry_after is not None):
+            raise RateLimitError(
+                f"rate limited (HTTP {status})",
+                function=function,
+                status_code=status,
+                retry_after=retry_after,
+            )
+        if status >= 500:
+            raise ServerError(
+                f"HTTP {status} {response.reason_phrase}".rstrip(),
+                function=function,
+                status_code=status,
+                retry_after=retry_after,
+            )
+        raise APIError(function, f"unexpected HTTP {status} {response.reason_phrase}".rstrip(), code=status)
+
+    async def _read(self, response: httpx.Response, function: str) -> bytearray:
+        """Read the body, refusing it as soon as it exceeds the cap (checked while reading)."""
+        limit = self._max_response_bytes
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise ResponseDecodeError(
+                function, f"answer of {declared} bytes exceeds max_response_bytes={limit}"
+            )
+        buffer = bytearray()
+        async for chunk in response.aiter_bytes():
+            buffer += chunk
+            if len(buffer) > limit:
+                raise ResponseDecodeError(
+                    function,
+                    f"answer exceeds max_response_bytes={limit}",
+                    excerpt=bytes(buffer[:200]),
+                )
+        return buffer
+
+
+def _network_error(exc: httpx.HTTPError, function: str, *, sent: bool) -> TransportError:
+    timed_out = isinstance(exc, httpx.TimeoutException)
+    what = "timed out" if timed_out else "network error"
+    detail = str(exc) or type(exc).__name__
+    return TransportError(
+        f"{what}: {type(exc).__name__}: {detail}",
+        function=function,
+        request_sent=sent,
+        timed_out=timed_out,
+    )

@@ -1,0 +1,200 @@
+"""`mailkit.campaigns.single.schedule`: schedule (or cancel) a one-off send of a campaign."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Final, Literal
+
+from .._answers import api_error, check_auth_text, error_status, expect_mapping
+from .._exceptions import APIError, InvalidParameterError, ResponseDecodeError
+from .._models import ScheduleResult
+from .._request import Request
+from ._params import UNSET, Unset, bounded_int, optional_positive_id, positive_id
+
+if TYPE_CHECKING:
+    from .._client import Mailkit
+
+__all__ = ["Campaigns", "SingleCampaign"]
+
+SCHEDULE: Final = "mailkit.campaigns.single.schedule"
+_CANCEL_DATE: Final = "0000-00-00"
+_TIME_ZONE = re.compile(r"-?(\d{2}):(\d{2})")
+# "OK, send_date: 2022-05-13 12:45:00 (Europe/Prague)" (JSON) or without the zone (XML-RPC).
+_OK = re.compile(
+    r"OK\b,?\s*(?:send_date:\s*(?P<date>\d{4}-\d{2}-\d{2}(?: \d{2}:\d{2}(?::\d{2})?)?))?"
+    r"\s*(?:\((?P<zone>[^)]*)\))?"
+)
+
+
+class SingleCampaign:
+    """`mk.campaigns.single`: one-off sends of a campaign."""
+
+    def __init__(self, client: Mailkit) -> None:
+        self._client = client
+
+    async def schedule(
+        self,
+        message_id: int,
+        send_date: datetime | Literal["now"],
+        *,
+        time_zone: str | None = None,
+        subject: str | None = None,
+        template_id: int | None = None,
+        query_id: int | Unset = UNSET,
+        delivery_feed_id: int | None = None,
+    ) -> ScheduleResult:
+        """Schedule a send of campaign `message_id` at `send_date` (``"now"`` or a datetime).
+
+        A timezone-aware datetime brings its own offset; a naive one needs `time_zone` (``"02:00"``,
+        ``"-03:00"``). The service takes minutes, so seconds are dropped. `query_id=0` clears
+        conditional delivery, `UNSET` leaves it as it is.
+
+        Never retried once the request may have reached the service: a campaign may hold several
+        scheduled sends, so a blind re-send can send it twice.
+        """
+        message_id = positive_id("message_id", message_id)
+        date, zone = _send_date(send_date, time_zone)
+        if subject is not None and not isinstance(subject, str):
+            raise InvalidParameterError(f"subject must be a str, not {subject!r}")
+        template_id = optional_positive_id("template_id", template_id)
+        delivery_feed_id = optional_positive_id("delivery_feed_id", delivery_feed_id)
+        if query_id is not UNSET:
+            query_id = bounded_int("query_id", query_id, 0)
+        if isinstance(query_id, int) and query_id and delivery_feed_id is not None:
+            raise InvalidParameterError(
+                "query_id and delivery_feed_id cannot be combined: the service refuses conditional "
+                "delivery together with a delivery feed"
+            )
+        request = _request(
+            message_id,
+            date,
+            zone,
+            subject,
+            template_id,
+            query_id,
+            delivery_feed_id,
+            idempotent=False,
+        )
+        result = _parse(self._client.protocol, await self._client._execute(request))
+        if result is None:
+            raise ResponseDecodeError(SCHEDULE, "the service confirmed no send date")
+        return result
+
+    async def cancel(self, message_id: int) -> ScheduleResult | None:
+        """Cancel the campaign's scheduled sends (a schedule with send_date ``0000-00-00``).
+
+        Returns the service's confirmation, or ``None`` when it prints no date (as for a cancel).
+        Safe to retry: cancelling twice cancels once.
+        """
+        message_id = positive_id("message_id", message_id)
+        request = _request(message_id, _CANCEL_DATE, "", None, None, UNSET, None, idempotent=True)
+        return _parse(self._client.protocol, await self._client._execute(request))
+
+
+class Campaigns:
+    """`mk.campaigns`: the `mailkit.campaigns.*` functions."""
+
+    def __init__(self, client: Mailkit) -> None:
+        self.single: Final = SingleCampaign(client)
+
+
+def _send_date(send_date: object, time_zone: object) -> tuple[str, str]:
+    """The wire `send_date` and `time_zone` (``hh:mm`` / ``-hh:mm``, "" when not needed)."""
+    if time_zone is not None:
+        time_zone = _check_zone(time_zone)
+    if send_date == "now":
+        return "now", time_zone or ""
+    if not isinstance(send_date, datetime):
+        hint = " (use campaigns.single.cancel() to cancel)" if send_date == _CANCEL_DATE else ""
+        raise InvalidParameterError(f"send_date must be 'now' or a datetime, not {send_date!r}{hint}")
+    offset = send_date.utcoffset()
+    if offset is None:
+        if time_zone is None:
+            raise InvalidParameterError(
+                "send_date is a naive datetime: pass time_zone='hh:mm' (e.g. '02:00') or an aware datetime"
+            )
+        return send_date.strftime("%Y-%m-%d %H:%M"), time_zone
+    own = _format_offset(offset)
+    if time_zone is not None and time_zone != own:
+        raise InvalidParameterError(
+            f"send_date carries the offset {own}, which contradicts time_zone={time_zone!r}"
+        )
+    return send_date.strftime("%Y-%m-%d %H:%M"), own
+
+
+def _check_zone(value: object) -> str:
+    match = _TIME_ZONE.fullmatch(value) if isinstance(value, str) else None
+    if match is None or int(match[1]) > 14 or int(match[2]) >= 60:
+        raise InvalidParameterError(f"time_zone must be 'hh:mm' or '-hh:mm' (e.g. '02:00'), not {value!r}")
+    return str(value)
+
+
+def _format_offset(offset: timedelta) -> str:
+    minutes = int(offset.total_seconds()) // 60
+    sign = "-" if minutes < 0 else ""
+    hours, mins = divmod(abs(minutes), 60)
+    return f"{sign}{hours:02d}:{mins:02d}"
+
+
+def _request(
+    message_id: int,
+    send_date: str,
+    time_zone: str,
+    subject: str | None,
+    template_id: int | None,
+    query_id: int | Unset,
+    delivery_feed_id: int | None,
+    *,
+    idempotent: bool,
+) -> Request:
+    json: dict[str, object] = {"ID_message": message_id}
+    if subject is not None:
+        json["subject"] = subject
+    json["send_date"] = send_date
+    json["time_zone"] = time_zone
+    if template_id is not None:
+        json["ID_template"] = template_id
+    # XML-RPC carries the two optional IDs in a trailing struct, as strings (as the docs show).
+    options: dict[str, object] = {}
+    if query_id is not UNSET:
+        json["ID_query"] = query_id
+        options["ID_query"] = str(query_id)
+    if delivery_feed_id is not None:
+        json["ID_delivery_feed"] = delivery_feed_id
+        options["ID_delivery_feed"] = str(delivery_feed_id)
+    # `condition` is the documented empty placeholder kept for backward compatibility.
+    positional = (message_id, subject or "", send_date, time_zone, "", template_id or 0, options)
+    return Request(SCHEDULE, json, positional, idempotent)
+
+
+def _parse(protocol: str, value: object) -> ScheduleResult | None:
+    """Success is the text "OK, send_date: ..." (in `error` for JSON); anything else is a refusal."""
+    if protocol == "json":
+        answer = expect_mapping(SCHEDULE, value)
+        text = str(answer.get("error", ""))
+        if error_status(answer):
+            raise api_error(SCHEDULE, text)
+    else:
+        check_auth_text(SCHEDULE, value)
+        if not isinstance(value, str):
+            raise ResponseDecodeError(SCHEDULE, "expected a text answer", excerpt=repr(value)[:200])
+        text = value
+    return _parse_ok(text)
+
+
+def _parse_ok(text: str) -> ScheduleResult | None:
+    match = _OK.match(text.strip())
+    if match is None:
+        raise APIError(SCHEDULE, text.strip() or "the service refused the call without a reason")
+    date = match["date"]
+    if date is None or date.startswith(_CANCEL_DATE):
+        return None
+    for fmt in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d"):
+        try:
+            when = datetime.strptime(date, fmt)
+        except ValueError:
+            continue
+        zone = (match["zone"] or "").strip() or None
+        return ScheduleResult(send_date=when, time_zone=zone, message=text.strip())
+    raise ResponseDecodeError(SCHEDULE, f"unexpected send_date {date!r}", excerpt=text)

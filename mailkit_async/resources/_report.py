@@ -1,0 +1,258 @@
+"""`mailkit.report.raw.bounces`: every bounce record, exactly once, in bounded memory.
+
+The service answers at most 25 000 records a call, starting at `ID_undelivered_log`. Whether that
+start is inclusive or exclusive is not settled, so the cursor sent is always the last ID seen and
+records at or below it are dropped: right under either reading. A page shorter than asked for is
+*not* the end (the service may cap pages lower); only an empty page is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from operator import attrgetter, lt
+from types import TracebackType
+from typing import TYPE_CHECKING, Final
+
+import anyio
+from anyio.abc import TaskGroup
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from .._answers import api_error, check_auth_text, error_status
+from .._exceptions import MailkitError, PaginationError, ResponseDecodeError
+from .._models import Bounce
+from .._request import Request
+from ._params import bounded_int, optional_positive_id
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+    from .._client import Mailkit
+
+__all__ = ["BouncePages", "RawReport", "Report"]
+
+BOUNCES: Final = "mailkit.report.raw.bounces"
+MAX_PAGE_SIZE: Final = 25_000
+_ID = attrgetter("undelivered_log_id")
+
+
+class _Cursor:
+    """Fetches page after page from `after_id`, advancing by the last `undelivered_log_id` seen."""
+
+    def __init__(
+        self,
+        client: Mailkit,
+        message_id: int | None,
+        send_id: int | None,
+        after_id: int,
+        page_size: int,
+    ) -> None:
+        self._client = client
+        self._message_id = message_id
+        self._send_id = send_id
+        self._page_size = page_size
+        self.position = after_id
+        self.done = False
+
+    async def next_page(self) -> list[Bounce] | None:
+        """The next non-empty page, or ``None`` at the end. Errors carry the cursor to resume at."""
+        if self.done:
+            return None
+        try:
+            value = await self._client._execute_bounces(self._request())
+            page = self._accept(value)
+        except MailkitError as error:
+            error.cursor = self.position
+            raise
+        if page is None:
+            self.done = True
+        return page
+
+    def _request(self) -> Request:
+        json: dict[str, object] = {}
+        if self._message_id is not None:
+            json["ID_message"] = self._message_id
+        if self._send_id is not None:
+            json["ID_send"] = self._send_id
+        json["ID_undelivered_log"] = self.position
+        json["limit"] = self._page_size
+        positional = (self._message_id or 0, self._send_id or 0, self.position, self._page_size)
+        # A read: re-sending it is always harmless, so every transient fault is retried.
+        return Request(BOUNCES, json, positional, idempotent=True)
+
+    def _accept(self, value: object) -> list[Bounce] | None:
+        if not isinstance(value, list):
+            _not_a_page(value)
+            return None
+        if not value:
+            return None
+        page: list[Bounce] = value
+        cursor = self.position
+        if page[-1].undelivered_log_id <= cursor:
+            if len(page) == 1 and page[0].undelivered_log_id == cursor:
+                return None  # only the echo of the cursor record (inclusive reading): the end
+            raise PaginationError(
+                BOUNCES,
+                f"the service returned {len(page)} record(s) none of which is past the cursor",
+                cursor=cursor,
+            )
+        if page[0].undelivered_log_id <= cursor:
+            # The inclusive reading echoes the cursor record: drop what was already yielded.
+            start = 1
+            while page[start].undelivered_log_id <= cursor:
+                start += 1
+            del page[:start]
+        ids = list(map(_ID, page))
+        # Cheap in C, and the guarantee that makes the cursor sound: IDs strictly ascending.
+        if not all(map(lt, ids, ids[1:])):
+            raise PaginationError(BOUNCES, "records are not in ascending ID order", cursor=cursor)
+        self.position = ids[-1]
+        return page
+
+
+def _not_a_page(value: object) -> None:
+    """Anything but a list: "", {} (and [] handled by the caller) are the end; the rest refusals."""
+    if value == "" or value == {}:
+        return
+    if isinstance(value, str):
+        check_auth_text(BOUNCES, value)
+        raise api_error(BOUNCES, value)
+    if isinstance(value, Mapping) and (error_status(value) or "error" in value):
+        raise api_error(BOUNCES, str(value.get("error", "")))
+    raise ResponseDecodeError(BOUNCES, "expected a list of records", excerpt=repr(value)[:200])
+
+
+class BouncePages:
+    """Pages (lists of `Bounce`) of the raw bounce report, for bulk inserts.
+
+    Iterate it directly, or, to fetch the next page while you work on this one, enter it:
+    ```python
+    async with mk.report.raw.bounce_pages(prefetch=1) as pages:
+        async for page in pages:
+            await db.insert_many(page)
+    ```
+    The prefetching task lives in a task group owned by the `async with` block (never held across
+    a generator's `yield`), so leaving the block cancels the fetch and releases its connection.
+    """
+
+    def __init__(self, cursor: _Cursor, prefetch: int) -> None:
+        self._cursor = cursor
+        self._prefetch = prefetch
+        self._group: TaskGroup | None = None
+        self._receive: MemoryObjectReceiveStream[list[Bounce]] | None = None
+        self._error: BaseException | None = None
+
+    @property
+    def position(self) -> int:
+        """The last `undelivered_log_id` fetched (not necessarily consumed, with prefetch)."""
+        return self._cursor.position
+
+    async def __aenter__(self) -> Self:
+        if self._prefetch:
+            send, self._receive = anyio.create_memory_object_stream[list[Bounce]](self._prefetch - 1)
+            self._group = anyio.create_task_group()
+            await self._group.__aenter__()
+            self._group.start_soon(self._produce, send)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._group is not None:
+            self._group.cancel_scope.cancel()
+            group, self._group = self._group, None
+            await group.__aexit__(exc_type, exc, tb)
+        if self._receive is not None:
+            self._receive.close()
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> list[Bounce]:
+        if not self._prefetch:
+            page = await self._cursor.next_page()
+            if page is None:
+                raise StopAsyncIteration
+            return page
+        if self._receive is None:
+            raise RuntimeError("bounce_pages(prefetch=...) must be entered with `async with` first")
+        try:
+            return await self._receive.receive()
+        except (anyio.EndOfStream, anyio.ClosedResourceError):
+            if self._error is not None:
+                error, self._error = self._error, None
+                raise error from None
+            raise StopAsyncIteration from None
+
+    async def _produce(self, send: MemoryObjectSendStream[list[Bounce]]) -> None:
+        # Errors travel to the consumer's `async for`, as the plain iterator would raise them,
+        # instead of surfacing later as an ExceptionGroup out of the task group.
+        async with send:
+            try:
+                while (page := await self._cursor.next_page()) is not None:
+                    await send.send(page)
+                    del page
+            except MailkitError as error:
+                self._error = error
+
+
+class RawReport:
+    """`mk.report.raw`: the `mailkit.report.raw.*` functions."""
+
+    def __init__(self, client: Mailkit) -> None:
+        self._client = client
+
+    def bounces(
+        self,
+        *,
+        message_id: int | None = None,
+        send_id: int | None = None,
+        after_id: int | None = None,
+        page_size: int = MAX_PAGE_SIZE,
+    ) -> AsyncIterator[Bounce]:
+        """Every bounce record with `undelivered_log_id > after_id`, exactly once, in ID order.
+
+        Memory stays at about one page whatever the total. A failed page is retried at the same
+        cursor; an error that ends the stream carries `cursor`: resume with `after_id=error.cursor`.
+        Leaving the loop holds no connection (a page is read whole before its first record is
+        yielded). Arguments are checked now, before iteration starts.
+        """
+        cursor = self._cursor(message_id, send_id, after_id, page_size)
+        return _records(cursor)
+
+    def bounce_pages(
+        self,
+        *,
+        message_id: int | None = None,
+        send_id: int | None = None,
+        after_id: int | None = None,
+        page_size: int = MAX_PAGE_SIZE,
+        prefetch: int = 0,
+    ) -> BouncePages:
+        """The same records as `bounces`, a page (list) at a time; `prefetch=1` overlaps the next
+        fetch with your work on this page (enter it with `async with`)."""
+        cursor = self._cursor(message_id, send_id, after_id, page_size)
+        return BouncePages(cursor, bounded_int("prefetch", prefetch, 0, 8))
+
+    def _cursor(self, message_id: object, send_id: object, after_id: object, page_size: object) -> _Cursor:
+        message_id = optional_positive_id("message_id", message_id)
+        send_id = optional_positive_id("send_id", send_id)
+        start = 0 if after_id is None else bounded_int("after_id", after_id, 0)
+        size = bounded_int("page_size", page_size, 1, MAX_PAGE_SIZE)
+        return _Cursor(self._client, message_id, send_id, start, size)
+
+
+async def _records(cursor: _Cursor) -> AsyncIterator[Bounce]:
+    while (page := await cursor.next_page()) is not None:
+        for record in page:
+            yield record
+        del page  # before the next fetch: at most one page alive at a time
+
+
+class Report:
+    """`mk.report`: the `mailkit.report.*` functions."""
+
+    def __init__(self, client: Mailkit) -> None:
+        self.raw: Final = RawReport(client)

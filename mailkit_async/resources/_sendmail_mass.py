@@ -1,0 +1,83 @@
+"""`mailkit.sendmail_mass.results`: which recipients a transactional mass send failed for."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Final
+
+from .._answers import (
+    api_error,
+    check_auth_text,
+    error_status,
+    expect_mapping,
+    optional_id,
+    parse_timestamp,
+)
+from .._exceptions import ResponseDecodeError
+from .._models import MassSendError, MassSendResults
+from .._request import Request
+from ._params import optional_positive_id, positive_id
+
+if TYPE_CHECKING:
+    from .._client import Mailkit
+
+__all__ = ["SendmailMass"]
+
+RESULTS: Final = "mailkit.sendmail_mass.results"
+
+
+class SendmailMass:
+    """`mk.sendmail_mass`: the `mailkit.sendmail_mass.*` functions."""
+
+    def __init__(self, client: Mailkit) -> None:
+        self._client = client
+
+    async def results(self, request_id: int, *, send_id: int | None = None) -> MassSendResults:
+        """The failures of mass-send request `request_id` (optionally of one `send_id`).
+
+        ``status == "ERROR"`` is a successful call reporting failed recipients, not an exception.
+        The service answers "OK" while the job still runs: call it 30+ minutes after the send.
+        """
+        request_id = positive_id("request_id", request_id)
+        send_id = optional_positive_id("send_id", send_id)
+        json: dict[str, object] = {} if send_id is None else {"ID_send": send_id}
+        json["request_id"] = request_id
+        request = Request(RESULTS, json, (send_id or 0, request_id), idempotent=True)
+        return _parse(self._client.protocol, await self._client._execute(request))
+
+
+def _parse(protocol: str, value: object) -> MassSendResults:
+    if protocol == "xmlrpc":
+        check_auth_text(RESULTS, value)
+        if isinstance(value, str):
+            raise api_error(RESULTS, value)
+    answer = expect_mapping(RESULTS, value)
+    status = answer.get("status")
+    # error_status is 1 when status is "ERROR": that is a report, not a refusal.
+    if not isinstance(status, str):
+        if error_status(answer):
+            raise api_error(RESULTS, str(answer.get("error", "")))
+        raise ResponseDecodeError(RESULTS, "the answer has no status", excerpt=repr(value)[:200])
+    rows = answer.get("results") or []
+    if not isinstance(rows, list):
+        raise ResponseDecodeError(RESULTS, "results is not a list", excerpt=repr(rows)[:200])
+    return MassSendResults(status=status, errors=[_error(row) for row in rows])
+
+
+def _error(row: object) -> MassSendError:
+    row = expect_mapping(RESULTS, row)
+    code = optional_id(RESULTS, row.get("ERROR_CODE"))
+    return MassSendError(
+        code=code or 0,
+        info=_text(row, "INFO"),
+        date=parse_timestamp(RESULTS, _text(row, "DATE")),
+        email=_text(row, "EMAIL"),
+        email_id=optional_id(RESULTS, row.get("ID_EMAIL")),
+        send_id=optional_id(RESULTS, row.get("ID_SEND")),
+        send_message_id=optional_id(RESULTS, row.get("ID_SEND_MESSAGE")),
+    )
+
+
+def _text(row: Mapping[str, object], key: str) -> str:
+    value = row.get(key)
+    return "" if value is None else str(value)
