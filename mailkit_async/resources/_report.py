@@ -163,7 +163,13 @@ class BouncePages:
         if self._group is not None:
             self._group.cancel_scope.cancel()
             group, self._group = self._group, None
-            await group.__aexit__(exc_type, exc, tb)
+            # An error raised by the consumer's own code is not the producer's: keep it out of the
+            # task group so it propagates as itself, not wrapped in an ExceptionGroup.
+            # Cancellation (a BaseException) must go through, for the scopes' bookkeeping.
+            if isinstance(exc, Exception):
+                await group.__aexit__(None, None, None)
+            else:
+                await group.__aexit__(exc_type, exc, tb)
         if self._receive is not None:
             self._receive.close()
 

@@ -1,0 +1,428 @@
+"""report.raw.bounces over respx: every record once, in order, under both cursor readings."""
+
+from __future__ import annotations
+
+import json
+import xmlrpc.client
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+import respx
+
+from mailkit_async import (
+    APIError,
+    AuthenticationError,
+    Bounce,
+    InvalidParameterError,
+    Mailkit,
+    PaginationError,
+    ResponseDecodeError,
+    RetryPolicy,
+    ServerError,
+)
+
+pytestmark = pytest.mark.anyio
+
+BASE = "https://api.mailkit.eu"
+PROTOCOLS = ["json", "xmlrpc"]
+READINGS = ["exclusive", "inclusive"]
+
+
+def record(i: int, **extra: Any) -> dict[str, Any]:
+    return {
+        "ID_MESSAGE": 12345,
+        "TEXT_STATUS": "smtp; 552 4.2.2 User has full mailbox.",
+        "STATUS": "4.2.2",
+        "ID_EMAIL": 1_000_000 + i,
+        "ID_SEND": 123456,
+        "EMAIL": f"user{i}@example.com",
+        "ID_SEND_MESSGE": 2_000_000 + i,
+        "ID_USER_LIST": 77,
+        "REMOTE_MTA": "dns; mx1.seznam.cz",
+        "ID_UNDELIVERED_LOG": i,
+        "RECIPIENT_STATUS": "permanent",
+        **extra,
+    }
+
+
+def xml_value(value: Any) -> str:
+    if isinstance(value, int):
+        return f"<value><i4>{value}</i4></value>"
+    if isinstance(value, dict):
+        members = "".join(f"<member><name>{k}</name>{xml_value(v)}</member>" for k, v in value.items())
+        return f"<value><struct>{members}</struct></value>"
+    if isinstance(value, list):
+        return f"<value><array><data>{''.join(xml_value(v) for v in value)}</data></array></value>"
+    return f"<value><string>{value}</string></value>"
+
+
+def xml_response(value: Any) -> bytes:
+    return (
+        '<?xml version="1.0" encoding="utf-8"?>\n<methodResponse><params><param>'
+        f"{xml_value(value)}</param></params></methodResponse>"
+    ).encode()
+
+
+@dataclass
+class FakeReport:
+    """A bounce log served page by page the way the service does (configurable quirks)."""
+
+    ids: list[int]
+    protocol: str
+    reading: str = "exclusive"
+    cap: int = 25_000
+    empty: str = "[]"
+    cursors: list[int] = field(default_factory=list)
+    limits: list[int] = field(default_factory=list)
+
+    def page(self, cursor: int, limit: int) -> list[dict[str, Any]]:
+        if self.reading == "inclusive":
+            chosen = [i for i in self.ids if i >= cursor]
+        else:
+            chosen = [i for i in self.ids if i > cursor]
+        return [record(i) for i in chosen[: min(limit, self.cap)]]
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        if self.protocol == "json":
+            params = json.loads(request.content)["parameters"]
+            cursor, limit = int(params["ID_undelivered_log"]), int(params["limit"])
+        else:
+            (_, _, _, _, cursor, limit), _ = xmlrpc.client.loads(request.content)
+        self.cursors.append(cursor)
+        self.limits.append(limit)
+        rows = self.page(cursor, limit)
+        if self.protocol == "json":
+            if not rows:
+                return httpx.Response(200, content=self.empty.encode())
+            # Every value a string, as the service sends them.
+            return httpx.Response(200, json=[{k: str(v) for k, v in r.items()} for r in rows])
+        return httpx.Response(200, content=xml_response(rows))
+
+
+def client(protocol: str, **kwargs: Any) -> Mailkit:
+    return Mailkit(1, "md5-secret", protocol=protocol, retry=RetryPolicy(backoff=0), **kwargs)  # type: ignore[arg-type]
+
+
+async def collect(mk: Mailkit, **kwargs: Any) -> list[Bounce]:
+    return [b async for b in mk.report.raw.bounces(**kwargs)]
+
+
+def path(protocol: str) -> str:
+    return "/json.fcgi" if protocol == "json" else "/rpc.fcgi"
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+@pytest.mark.parametrize("reading", READINGS)
+@pytest.mark.parametrize(
+    ("ids", "page_size", "cap"),
+    [
+        (list(range(1, 101)), 10, 25_000),  # exact multiple of the page size
+        (list(range(1, 96)), 10, 25_000),  # a short last page
+        ([3, 4, 9, 10, 11, 50, 51, 400, 401, 402, 1000, 5000], 3, 25_000),  # gaps
+        (list(range(1, 58)), 20, 7),  # the service caps pages below what was asked
+        ([], 10, 25_000),  # nothing at all
+    ],
+)
+async def test_every_record_exactly_once_in_order(
+    anyio_backend: str, protocol: str, reading: str, ids: list[int], page_size: int, cap: int
+) -> None:
+    fake = FakeReport(ids, protocol, reading=reading, cap=cap)
+    async with client(protocol) as mk, respx.mock(base_url=BASE) as mock:
+        mock.post(path(protocol)).mock(side_effect=fake)
+        got = [b.undelivered_log_id for b in await collect(mk, page_size=page_size)]
+    assert got == ids
+    # The cursor sent is always the last ID yielded: never past a record not yet seen.
+    yielded_before = [0, *got]
+    assert all(c in yielded_before for c in fake.cursors)
+    assert set(fake.limits) == {page_size}
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+@pytest.mark.parametrize("reading", READINGS)
+async def test_after_id_resumes_strictly_after(anyio_backend: str, protocol: str, reading: str) -> None:
+    ids = [5, 6, 7, 20, 21, 22, 23]
+    fake = FakeReport(ids, protocol, reading=reading)
+    async with client(protocol) as mk, respx.mock(base_url=BASE) as mock:
+        mock.post(path(protocol)).mock(side_effect=fake)
+        got = [b.undelivered_log_id for b in await collect(mk, after_id=20, page_size=2)]
+    assert got == [21, 22, 23]
+    assert fake.cursors[0] == 20
+
+
+@pytest.mark.parametrize("empty", ["[]", "{}", '""', "", "  \n"])
+async def test_json_empty_page_forms_end_the_stream(anyio_backend: str, empty: str) -> None:
+    fake = FakeReport([1, 2, 3], "json", empty=empty)
+    async with client("json") as mk, respx.mock(base_url=BASE) as mock:
+        mock.post("/json.fcgi").mock(side_effect=fake)
+        got = [b.undelivered_log_id for b in await collect(mk, page_size=2)]
+    assert got == [1, 2, 3]
+    assert len(fake.cursors) == 3  # 2 records, 1 record, then the empty page
+
+
+@pytest.mark.parametrize("answer", [xml_response([]), xml_response("")])
+async def test_xmlrpc_empty_page_forms_end_the_stream(anyio_backend: str, answer: bytes) -> None:
+    async with client("xmlrpc") as mk, respx.mock(base_url=BASE) as mock:
+        mock.post("/rpc.fcgi").respond(200, content=answer)
+        assert await collect(mk) == []
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_only_the_echo_of_the_cursor_is_the_end(anyio_backend: str, protocol: str) -> None:
+    fake = FakeReport([1, 2, 3], protocol, reading="inclusive")
+    async with client(protocol) as mk, respx.mock(base_url=BASE) as mock:
+        mock.post(path(protocol)).mock(side_effect=fake)
+        got = [b.undelivered_log_id for b in await collect(mk, page_size=3)]
+    assert got == [1, 2, 3]
+    assert fake.cursors == [0, 3]  # the second page held only record 3: the end
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_a_page_that_does_not_advance_is_an_error(anyio_backend: str, protocol: str) -> None:
+    # A broken service that ignores the cursor and always answers the first page.
+    fake = FakeReport([1, 2, 3], protocol)
+    fake.page = lambda cursor, limit: [record(1), record(2)]  # type: ignore[method-assign]
+    async with client(protocol) as mk, respx.mock(base_url=BASE) as mock:
+        mock.post(path(protocol)).mock(side_effect=fake)
+        seen: list[int] = []
+        with pytest.raises(PaginationError) as info:
+            async for bounce in mk.report.raw.bounces(page_size=2):
+                seen.append(bounce.undelivered_log_id)
+    assert seen == [1, 2]
+    assert info.value.cursor == 2
+    assert "after_id=2" in str(info.value)
+    assert len(fake.cursors) == 2  # no endless loop
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_records_out_of_order_are_an_error(anyio_backend: str, protocol: str) -> None:
+    fake = FakeReport([1, 2, 3], protocol)
+    fake.page = lambda cursor, limit: [record(5), record(4)] if cursor == 0 else []  # type: ignore[method-assign]
+    async with client(protocol) as mk, respx.mock(base_url=BASE) as mock:
+        mock.post(path(protocol)).mock(side_effect=fake)
+        with pytest.raises(PaginationError):
+            await collect(mk)
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_failed_page_is_retried_at_the_same_cursor(anyio_backend: str, protocol: str) -> None:
+    fake = FakeReport(list(range(1, 8)), protocol)
+    failures = iter([True, False, True, True, False])
+
+    def flaky(request: httpx.Request) -> httpx.Response:
+        if next(failures, False):
+            fake.cursors.append(-1)
+            return httpx.Response(503)
+        return fake(request)
+
+    async with client(protocol) as mk, respx.mock(base_url=BASE) as mock:
+        mock.post(path(protocol)).mock(side_effect=flaky)
+        got = [b.undelivered_log_id for b in await collect(mk, page_size=3)]
+    assert got == list(range(1, 8))
+    assert [c for c in fake.cursors if c >= 0] == [0, 3, 6, 7]
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_spent_retries_say_where_to_resume(anyio_backend: str, protocol: str) -> None:
+    fake = FakeReport(list(range(1, 8)), protocol)
+    calls = 0
+
+    def dies_after_first_page(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        return fake(request) if calls == 1 else httpx.Response(500)
+
+    seen: list[int] = []
+    mk = Mailkit(1, "md5", protocol=protocol, retry=RetryPolicy(attempts=3, backoff=0))  # type: ignore[arg-type]
+    async with mk, respx.mock(base_url=BASE) as mock:
+        mock.post(path(protocol)).mock(side_effect=dies_after_first_page)
+        with pytest.raises(ServerError) as info:
+            async for bounce in mk.report.raw.bounces(page_size=3):
+                seen.append(bounce.undelivered_log_id)
+    assert seen == [1, 2, 3]
+    assert calls == 1 + 3
+    assert info.value.cursor == 3
+    assert "after_id=3" in str(info.value)
+    # Resuming there loses nothing and repeats nothing.
+    async with client(protocol) as mk, respx.mock(base_url=BASE) as mock:
+        mock.post(path(protocol)).mock(side_effect=fake)
+        rest = [b.undelivered_log_id for b in await collect(mk, after_id=info.value.cursor, page_size=3)]
+    assert seen + rest == list(range(1, 8))
+
+
+async def test_json_records_decode_to_typed_fields(anyio_backend: str) -> None:
+    wild = record(9, BOUNCE_CAT="hard", UTM_CAMPAIGN="x", CAMPAIGN_NAME="n", SUBJECT="s")
+    body = json.dumps([{k: str(v) for k, v in wild.items()}])
+    async with client("json") as mk, respx.mock(base_url=BASE) as mock:
+        mock.post("/json.fcgi").mock(
+            side_effect=[httpx.Response(200, text=body), httpx.Response(200, text="[]")]
+        )
+        (bounce,) = await collect(mk)
+    assert bounce == Bounce(
+        message_id=12345,
+        text_status="smtp; 552 4.2.2 User has full mailbox.",
+        status="4.2.2",
+        email_id=1_000_009,
+        send_id=123456,
+        email="user9@example.com",
+        send_message_id=2_000_009,  # from the misspelled ID_SEND_MESSGE
+        user_list_id=77,
+        remote_mta="dns; mx1.seznam.cz",
+        undelivered_log_id=9,
+        recipient_status="permanent",
+    )
+
+
+DOC_XML_PAGE = """<?xml version="1.0" encoding="utf-8"?>
+<methodResponse><params><param><value><array><data>
+<value><struct>
+ <member><name>ID_MESSAGE</name><value><i4>12345</i4></value></member>
+ <member><name>TEXT_STATUS</name><value><string>smtp; 552 4.2.2 User has full mailbox.</string></value></member>
+ <member><name>STATUS</name><value><string>4.2.2</string></value></member>
+ <member><name>ID_EMAIL</name><value><i4>1234567890</i4></value></member>
+ <member><name>ID_SEND</name><value><i4>123456</i4></value></member>
+ <member><name>EMAIL</name><value><string>email@example.com</string></value></member>
+ <member><name>ID_SEND_MESSGE</name><value><i4>1234567890</i4></value></member>
+ <member><name>ID_USER_LIST</name><value><i4>12345</i4></value></member>
+ <member><name>REMOTE_MTA</name><value><string>dns; mx1.seznam.cz</string></value></member>
+ <member><name>ID_UNDELIVERED_LOG</name><value><i4>1</i4></value></member>
+ <member><name>RECIPIENT_STATUS</name><value><string>permanent</string></value></member>
+</struct></value>
+<value><struct>
+ <member><name>ID_MESSAGE</name><value><i4>12345</i4></value></member>
+ <member><name>TEXT_STATUS</name><value><string></string></value></member>
+ <member><name>STATUS</name><value><string>5.2.2</string></value></member>
+ <member><name>ID_EMAIL</name><value><i4>1234567891</i4></value></member>
+ <member><name>ID_SEND</name><value><i4>123456</i4></value></member>
+ <member><name>EMAIL</name><value><string>email1@example.com</string></value></member>
+ <member><name>ID_SEND_MESSGE</name><value><i4>1234567891</i4></value></member>
+ <member><name>ID_USER_LIST</name><value><i4>12345</i4></value></member>
+ <member><name>REMOTE_MTA</name><value><string></string></value></member>
+ <member><name>ID_UNDELIVERED_LOG</name><value><i4>2</i4></value></member>
+ <member><name>RECIPIENT_STATUS</name><value><string>temporary</string></value></member>
+</struct></value>
+</data></array></value></param></params></methodResponse>"""
+
+
+async def test_xmlrpc_doc_example_page(anyio_backend: str) -> None:
+    async with client("xmlrpc") as mk, respx.mock(base_url=BASE) as mock:
+        route = mock.post("/rpc.fcgi")
+        route.side_effect = [
+            httpx.Response(200, text=DOC_XML_PAGE),
+            httpx.Response(200, content=xml_response([])),
+        ]
+        got = await collect(mk, message_id=12345, send_id=123456)
+        method = xmlrpc.client.loads(route.calls[0].request.content)
+    assert [(b.undelivered_log_id, b.email, b.send_message_id, b.remote_mta) for b in got] == [
+        (1, "email@example.com", 1234567890, "dns; mx1.seznam.cz"),
+        (2, "email1@example.com", 1234567891, ""),
+    ]
+    assert method == ((1, "md5-secret", 12345, 123456, 0, 25_000), "mailkit.report.raw.bounces")
+
+
+async def test_json_request_parameters(anyio_backend: str) -> None:
+    async with client("json") as mk, respx.mock(base_url=BASE) as mock:
+        route = mock.post("/json.fcgi").respond(200, text="[]")
+        await collect(mk, message_id=12345, send_id=123456, after_id=99, page_size=1000)
+    sent = json.loads(route.calls[0].request.content)
+    assert sent == {
+        "function": "mailkit.report.raw.bounces",
+        "id": 1,
+        "md5": "md5-secret",
+        "parameters": {"ID_message": 12345, "ID_send": 123456, "ID_undelivered_log": 99, "limit": 1000},
+    }
+
+
+@pytest.mark.parametrize(
+    ("protocol", "answer", "error"),
+    [
+        ("json", {"error_status": 1, "error": "Unauthorized"}, AuthenticationError),
+        ("json", {"error_status": "1", "error": "Disallowed IP 10.1.2.3"}, AuthenticationError),
+        ("json", {"error_status": 1, "error": "Rate limit"}, APIError),
+        ("xmlrpc", "Unauthorized", AuthenticationError),
+        ("xmlrpc", "Something went wrong", APIError),
+    ],
+)
+async def test_refusals(anyio_backend: str, protocol: str, answer: Any, error: type[Exception]) -> None:
+    content = json.dumps(answer).encode() if protocol == "json" else xml_response(answer)
+    async with client(protocol) as mk, respx.mock(base_url=BASE) as mock:
+        mock.post(path(protocol)).respond(200, content=content)
+        with pytest.raises(error) as info:
+            await collect(mk, after_id=5)
+    assert info.value.cursor == 5
+
+
+@pytest.mark.parametrize(
+    ("protocol", "body"),
+    [
+        ("json", b'[{"ID_UNDELIVERED_LOG": "1", "EMAIL": "a@b.c"'),  # truncated
+        ("json", b"<html><body>502 Bad Gateway</body></html>"),
+        ("json", b'[{"ID_UNDELIVERED_LOG": "not a number"}]'),
+        ("json", b'[{"EMAIL": "no id"}]'),
+        ("json", b"42"),
+        ("xmlrpc", b"<html><body>oops</body></html>"),
+        ("xmlrpc", b"<?xml version='1.0'?><methodResponse><params><param><value><array><data>"),
+    ],
+)
+async def test_garbage_is_a_decode_error(anyio_backend: str, protocol: str, body: bytes) -> None:
+    async with client(protocol) as mk, respx.mock(base_url=BASE) as mock:
+        mock.post(path(protocol)).respond(200, content=body)
+        with pytest.raises(ResponseDecodeError):
+            await collect(mk)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"after_id": -1},
+        {"after_id": True},
+        {"after_id": "5"},
+        {"page_size": 0},
+        {"page_size": 25_001},
+        {"message_id": 0},
+        {"send_id": -3},
+    ],
+)
+async def test_bad_arguments_fail_before_any_request(anyio_backend: str, kwargs: dict[str, Any]) -> None:
+    async with client("json") as mk, respx.mock(base_url=BASE, assert_all_called=False) as mock:
+        route = mock.post("/json.fcgi").respond(200, text="[]")
+        with pytest.raises(InvalidParameterError):
+            mk.report.raw.bounces(**kwargs)
+        with pytest.raises(InvalidParameterError):
+            mk.report.raw.bounce_pages(**kwargs)
+        assert not route.called
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+@pytest.mark.parametrize("prefetch", [0, 1, 3])
+async def test_pages_view(anyio_backend: str, protocol: str, prefetch: int) -> None:
+    ids = list(range(1, 24))
+    fake = FakeReport(ids, protocol, reading="inclusive")
+    async with client(protocol) as mk, respx.mock(base_url=BASE) as mock:
+        mock.post(path(protocol)).mock(side_effect=fake)
+        async with mk.report.raw.bounce_pages(page_size=5, prefetch=prefetch) as pages:
+            sizes = []
+            got: list[int] = []
+            async for page in pages:
+                sizes.append(len(page))
+                got.extend(b.undelivered_log_id for b in page)
+    assert got == ids
+    assert sum(sizes) == len(ids) and all(s > 0 for s in sizes)
+
+
+@pytest.mark.parametrize("prefetch", [0, 1])
+async def test_pages_view_raises_the_plain_error(anyio_backend: str, prefetch: int) -> None:
+    async with Mailkit(1, "md5", retry=RetryPolicy(attempts=1)) as mk, respx.mock(base_url=BASE) as mock:
+        mock.post("/json.fcgi").respond(200, json={"error_status": 1, "error": "Unauthorized"})
+        with pytest.raises(AuthenticationError):  # not an ExceptionGroup
+            async with mk.report.raw.bounce_pages(prefetch=prefetch) as pages:
+                async for _ in pages:
+                    pass
+
+
+async def test_prefetch_requires_async_with(anyio_backend: str) -> None:
+    async with client("json") as mk:
+        pages = mk.report.raw.bounce_pages(prefetch=1)
+        with pytest.raises(RuntimeError, match="async with"):
+            await pages.__anext__()
