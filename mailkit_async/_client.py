@@ -3,25 +3,28 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from types import TracebackType
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, TypeVar
 
 import httpx
 
+from ._answers import check_auth_text, error_status, raise_for_json_error
 from ._codecs import Codec, ProtocolName, get_codec
 from ._exceptions import InvalidParameterError, MailkitError
-from ._models import Bounce
 from ._request import Request
 from ._retry import RetryPolicy
 from ._secrets import redact_error
-from ._transport import DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT, Transport
+from ._transport import DEFAULT_MAX_RESPONSE_BYTES, Transport
 from ._version import __version__
 
 if TYPE_CHECKING:
     from typing_extensions import Self
 
 __all__ = ["DEFAULT_BASE_URL", "Mailkit"]
+
+T = TypeVar("T")
 
 DEFAULT_BASE_URL: Final = "https://api.mailkit.eu"
 
@@ -44,7 +47,7 @@ class Mailkit:
         *,
         protocol: ProtocolName = "json",
         base_url: str | None = None,
-        timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
+        timeout: float | httpx.Timeout | None = None,
         retry: RetryPolicy | None = None,
         http_client: httpx.AsyncClient | None = None,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
@@ -68,7 +71,7 @@ class Mailkit:
         self._transport = Transport(
             base_url=_base_url(base_url),
             http_client=http_client,
-            timeout=timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout),
+            timeout=_timeout(timeout),
             policy=retry if retry is not None else RetryPolicy(),
             max_response_bytes=max_response_bytes,
             user_agent=f"mailkit-async/{__version__}",
@@ -129,44 +132,54 @@ class Mailkit:
             if isinstance(parameters, (Mapping, str, bytes)):
                 raise InvalidParameterError("XML-RPC parameters are a sequence of positional values")
             request = Request(function, {}, tuple(parameters), idempotent)
-        from ._answers import check_auth_text, error_status, raise_for_json_error
+        return await self._execute(request, partial(_raw_answer, function))
 
-        value = await self._execute(request)
-        check_auth_text(function, value)
-        if isinstance(value, Mapping) and set(value) <= {"error", "error_status"} and error_status(value):
-            raise_for_json_error(function, value)
-        return value
+    async def _execute(self, request: Request, interpret: Callable[[object], T]) -> T:
+        """Send `request`, decode the answer and let the resource `interpret` it.
 
-    async def _execute(self, request: Request) -> object:
-        """Send `request` and return the decoded answer (resources interpret it)."""
-        body = await self._send(request)
+        The one place errors leave the client: each is scrubbed of `client_md5` here, whichever
+        layer raised it (a service may quote the credentials back in a refusal).
+        """
         try:
-            return self._codec.decode(request.function, body)
+            value = self._codec.decode(request.function, await self._send(request))
+            return interpret(value)
         except MailkitError as error:
             raise redact_error(error, self._client_md5) from None
 
-    async def _execute_bounces(self, request: Request) -> list[Bounce] | object:
-        """Send a raw.bounces request; a page decodes straight into `Bounce` structs."""
-        body = await self._send(request)
+    async def _execute_bounces(self, request: Request, interpret: Callable[[object], T]) -> T:
+        """As `_execute`, but a raw.bounces page decodes straight into `Bounce` structs."""
         try:
-            return self._codec.decode_bounces(request.function, body)
+            value = self._codec.decode_bounces(request.function, await self._send(request))
+            return interpret(value)
         except MailkitError as error:
             raise redact_error(error, self._client_md5) from None
-        finally:
-            del body  # the page's bytes go now, not when the caller's frame does
 
     async def _send(self, request: Request) -> bytearray:
         payload = self._codec.encode(request, self._client_id, self._client_md5)
-        try:
-            return await self._transport.post(
-                self._codec.path,
-                payload,
-                content_type=self._codec.content_type,
-                function=request.function,
-                idempotent=request.idempotent,
-            )
-        except MailkitError as error:
-            raise redact_error(error, self._client_md5) from None
+        return await self._transport.post(
+            self._codec.path,
+            payload,
+            content_type=self._codec.content_type,
+            function=request.function,
+            idempotent=request.idempotent,
+        )
+
+
+def _timeout(value: float | httpx.Timeout | None) -> httpx.Timeout | None:
+    """``None``: the default (connect 10 s, read 120 s), or a caller-owned client's own."""
+    if value is None or isinstance(value, httpx.Timeout):
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise InvalidParameterError(f"timeout must be a positive number or an httpx.Timeout, not {value!r}")
+    return httpx.Timeout(value)
+
+
+def _raw_answer(function: str, value: object) -> object:
+    """`call()`'s answer as is, unless it is a bare refusal."""
+    check_auth_text(function, value)
+    if isinstance(value, Mapping) and set(value) <= {"error", "error_status"} and error_status(value):
+        raise_for_json_error(function, value)
+    return value
 
 
 def _client_id(value: int | str | None) -> int:

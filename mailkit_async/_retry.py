@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 import anyio
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
+from tenacity import AsyncRetrying, RetryCallState, stop_after_attempt
 
 from ._exceptions import InvalidParameterError, RateLimitError, TransportError, _RetryableError
 
@@ -166,12 +166,18 @@ async def run_with_retries(
         budget.refund(1)
         return result
 
-    def retry_if(error: BaseException) -> bool:
-        return policy.may_retry(error, idempotent=idempotent) and budget.take(error)
+    def retry_if(state: RetryCallState) -> bool:
+        # Checked before tenacity's own stop, so the budget is charged only for retries that
+        # will really be made: never for the last attempt's failure.
+        if state.attempt_number + 1 >= policy.attempts:
+            return False
+        error = _exception(state)
+        return error is not None and policy.may_retry(error, idempotent=idempotent) and budget.take(error)
 
     def wait(state: RetryCallState) -> float:
         # tenacity numbers its own attempts from 1; ours started one earlier, with the bare try.
-        return policy.wait(_exception(state), state.attempt_number + 1)
+        error = _exception(state)
+        return policy.wait(error, state.attempt_number + 1) if error is not None else 0.0
 
     def before(state: RetryCallState) -> None:
         log.debug("%s: attempt %d of %d", function, state.attempt_number + 1, policy.attempts)
@@ -180,7 +186,7 @@ async def run_with_retries(
     retrying = AsyncRetrying(
         stop=stop_after_attempt(policy.attempts - 1),
         wait=wait,
-        retry=retry_if_exception(retry_if),
+        retry=retry_if,
         sleep=anyio.sleep,
         before=before,
         reraise=True,
@@ -190,7 +196,6 @@ async def run_with_retries(
     return result
 
 
-def _exception(state: RetryCallState) -> BaseException:
+def _exception(state: RetryCallState) -> BaseException | None:
     outcome = state.outcome
-    error = outcome.exception() if outcome is not None else None
-    return error if error is not None else RuntimeError("no outcome")
+    return outcome.exception() if outcome is not None and outcome.failed else None

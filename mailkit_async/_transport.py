@@ -44,7 +44,7 @@ class Transport:
         *,
         base_url: str,
         http_client: httpx.AsyncClient | None,
-        timeout: httpx.Timeout,
+        timeout: httpx.Timeout | None,
         policy: RetryPolicy,
         max_response_bytes: int,
         user_agent: str,
@@ -54,9 +54,14 @@ class Transport:
         self._budget = RetryBudget(policy.budget, policy.retry_cost)
         self._max_response_bytes = max_response_bytes
         self._owns_client = http_client is None
-        self._timeout = timeout
         self._user_agent = user_agent
-        self.http = http_client if http_client is not None else httpx.AsyncClient(timeout=timeout)
+        if http_client is None:
+            self.http = httpx.AsyncClient(timeout=timeout or DEFAULT_TIMEOUT)
+            self._timeout: httpx.Timeout | None = None  # the client's own
+        else:
+            # A caller-owned client keeps its own timeouts unless the caller also gave one.
+            self.http = http_client
+            self._timeout = timeout
 
     async def aclose(self) -> None:
         if self._owns_client:
@@ -95,7 +100,13 @@ class Transport:
     async def _attempt(self, url: str, body: bytes, headers: dict[str, str], function: str) -> bytearray:
         started = time.perf_counter()
         error: Exception
-        request = self.http.build_request("POST", url, content=body, headers=headers)
+        request = self.http.build_request(
+            "POST",
+            url,
+            content=body,
+            headers=headers,
+            timeout=self._timeout if self._timeout is not None else httpx.USE_CLIENT_DEFAULT,
+        )
         try:
             response = await self.http.send(request, stream=True)
         except httpx.HTTPError as exc:

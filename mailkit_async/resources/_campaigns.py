@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Final, Literal
 
 from .._answers import api_error, check_auth_text, error_status, expect_mapping
@@ -76,10 +77,7 @@ class SingleCampaign:
             delivery_feed_id,
             idempotent=False,
         )
-        result = _parse(self._client.protocol, await self._client._execute(request))
-        if result is None:
-            raise ResponseDecodeError(SCHEDULE, "the service confirmed no send date")
-        return result
+        return await self._client._execute(request, partial(_parse_scheduled, self._client.protocol))
 
     async def cancel(self, message_id: int) -> ScheduleResult | None:
         """Cancel the campaign's scheduled sends (a schedule with send_date ``0000-00-00``).
@@ -89,7 +87,7 @@ class SingleCampaign:
         """
         message_id = positive_id("message_id", message_id)
         request = _request(message_id, _CANCEL_DATE, "", None, None, UNSET, None, idempotent=True)
-        return _parse(self._client.protocol, await self._client._execute(request))
+        return await self._client._execute(request, partial(_parse, self._client.protocol))
 
 
 class Campaigns:
@@ -181,6 +179,13 @@ def _parse(protocol: str, value: object) -> ScheduleResult | None:
             raise ResponseDecodeError(SCHEDULE, "expected a text answer", excerpt=repr(value)[:200])
         text = value
     return _parse_ok(text)
+
+
+def _parse_scheduled(protocol: str, value: object) -> ScheduleResult:
+    result = _parse(protocol, value)
+    if result is None:
+        raise ResponseDecodeError(SCHEDULE, "the service confirmed no send date", excerpt=repr(value))
+    return result
 
 
 def _parse_ok(text: str) -> ScheduleResult | None:

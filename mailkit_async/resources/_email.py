@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING, Final
 
 from .._answers import api_error, check_auth_text, error_status, expect_mapping, optional_id
@@ -68,8 +69,8 @@ class Email:
         # XML-RPC: ID_email takes an ID or an address; `dummy` is the documented empty placeholder.
         positional = (target, message_id or 0, agreement, channel or "", 0, language or "")
         request = Request(REVALIDATE, json, positional, idempotent=agreement)
-        value = await self._client._execute(request)
-        return _parse_revalidate(self._client.protocol, value, target, agreement)
+        interpret = partial(_parse_revalidate, self._client.protocol, target=target, agreement=agreement)
+        return await self._client._execute(request, interpret)
 
     async def unsubscribe(
         self,
@@ -102,8 +103,8 @@ class Email:
             json["timeout_days"] = pause["timeout_days"] = str(pause_days)
         positional = (target, send_message_id or 0, send_optout, pause)
         request = Request(UNSUBSCRIBE, json, positional, idempotent=True)
-        value = await self._client._execute(request)
-        return _parse_unsubscribe(self._client.protocol, value, target)
+        interpret = partial(_parse_unsubscribe, self._client.protocol, target=target)
+        return await self._client._execute(request, interpret)
 
 
 def _language(value: object) -> str | None:
@@ -118,7 +119,7 @@ def _is_address(text: str) -> bool:
     return "@" in text and not any(c.isspace() for c in text.strip())
 
 
-def _parse_revalidate(protocol: str, value: object, target: str | int, agreement: bool) -> Revalidation:
+def _parse_revalidate(protocol: str, value: object, *, target: str | int, agreement: bool) -> Revalidation:
     if protocol == "xmlrpc":
         # The only answer is a text: the address on success (what happened follows `agreement`),
         # "<address> is not unsubscribed", or a refusal.
@@ -153,7 +154,7 @@ def _parse_revalidate(protocol: str, value: object, target: str | int, agreement
     )
 
 
-def _parse_unsubscribe(protocol: str, value: object, target: str | int) -> Unsubscription:
+def _parse_unsubscribe(protocol: str, value: object, *, target: str | int) -> Unsubscription:
     given = target if isinstance(target, str) else None
     if protocol == "xmlrpc":
         # An ID, or the address itself when the account did not know it.

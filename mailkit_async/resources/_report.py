@@ -58,8 +58,7 @@ class _Cursor:
         if self.done:
             return None
         try:
-            value = await self._client._execute_bounces(self._request())
-            page = self._accept(value)
+            page = await self._client._execute_bounces(self._request(), self._accept)
         except MailkitError as error:
             error.cursor = self.position
             raise

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import partial
 from typing import TYPE_CHECKING, Final
 
 from .._answers import (
@@ -43,7 +44,7 @@ class SendmailMass:
         json: dict[str, object] = {} if send_id is None else {"ID_send": send_id}
         json["request_id"] = request_id
         request = Request(RESULTS, json, (send_id or 0, request_id), idempotent=True)
-        return _parse(self._client.protocol, await self._client._execute(request))
+        return await self._client._execute(request, partial(_parse, self._client.protocol))
 
 
 def _parse(protocol: str, value: object) -> MassSendResults:
