@@ -1,0 +1,118 @@
+"""The in-process plug-in: an httpx transport that answers from the emulator, no sockets involved.
+
+Faults become what httpx itself would raise over a network: a refused connection is
+`httpx.ConnectError`, a dropped one `httpx.RemoteProtocolError`, a truncated body raises
+`httpx.RemoteProtocolError` mid-read, and delays honour the request's read timeout
+(`httpx.ReadTimeout`), sleeping with anyio so asyncio and trio both work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Final
+
+import anyio
+import httpx
+
+from ._faults import reason
+
+if TYPE_CHECKING:
+    from ._emulator import MailkitEmulator
+
+__all__ = ["EmulatorTransport"]
+
+_CHUNK: Final = 64 * 1024
+
+
+class EmulatorTransport(httpx.AsyncBaseTransport):
+    """Answers httpx requests from a `MailkitEmulator` in-process (``emu.transport()``)."""
+
+    def __init__(self, emulator: MailkitEmulator, *, client_ip: str = "127.0.0.1") -> None:
+        self.emulator = emulator
+        self.client_ip = client_ip
+
+    def __repr__(self) -> str:
+        return f"EmulatorTransport({self.emulator!r}, client_ip={self.client_ip!r})"
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        body = await request.aread()
+        exchange = self.emulator.receive(
+            request.method, request.url.path, request.headers, body, peer=self.client_ip
+        )
+        fault = exchange.fault
+        read_timeout = _read_timeout(request)
+        if fault is not None and fault.kind == "connect":
+            raise httpx.ConnectError("[Errno 111] Connection refused (scripted fault)", request=request)
+        if fault is not None and fault.kind == "delay" and not fault.after:
+            # A client that times out here leaves the request unprocessed (respond() never runs).
+            await _wait(fault.seconds, read_timeout, request)
+        reply = exchange.respond()
+        headers = [*reply.headers, ("Content-Length", str(len(reply.body)))]
+        extensions = {"http_version": b"HTTP/1.1", "reason_phrase": reason(reply.status).encode()}
+        if fault is not None:
+            if fault.kind == "drop":
+                raise httpx.RemoteProtocolError(
+                    "Server disconnected without sending a response.", request=request
+                )
+            if fault.kind == "delay":
+                await _wait(fault.seconds, read_timeout, request)
+            elif fault.kind in ("truncate", "slow_body"):
+                if fault.kind == "truncate":
+                    stream = _FaultyBody(reply.body, _CHUNK, 0.0, None, request, cut=fault.n_bytes)
+                else:
+                    stream = _FaultyBody(reply.body, fault.chunk, fault.seconds, read_timeout, request)
+                return httpx.Response(
+                    reply.status, headers=headers, stream=stream, request=request, extensions=extensions
+                )
+        return httpx.Response(
+            reply.status, headers=headers, content=reply.body, request=request, extensions=extensions
+        )
+
+
+class _FaultyBody(httpx.AsyncByteStream):
+    """A body sent `chunk` bytes at a time, `interval` apart; cut short after `cut` bytes."""
+
+    def __init__(
+        self,
+        body: bytes,
+        chunk: int,
+        interval: float,
+        read_timeout: float | None,
+        request: httpx.Request,
+        *,
+        cut: int | None = None,
+    ) -> None:
+        self._body = body
+        self._chunk = chunk
+        self._interval = interval
+        self._read_timeout = read_timeout
+        self._request = request
+        self._cut = cut
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        view = memoryview(self._body)
+        end = len(view) if self._cut is None else min(self._cut, len(view))
+        for offset in range(0, end, self._chunk):
+            if offset and self._interval:
+                await _wait(self._interval, self._read_timeout, self._request)
+            yield bytes(view[offset : min(offset + self._chunk, end)])
+        if self._cut is not None and end < len(view):
+            raise httpx.RemoteProtocolError(
+                "peer closed connection without sending complete message body "
+                f"(received {end} bytes, expected {len(view)})",
+                request=self._request,
+            )
+
+
+def _read_timeout(request: httpx.Request) -> float | None:
+    timeout = request.extensions.get("timeout")
+    value = timeout.get("read") if isinstance(timeout, dict) else None
+    return float(value) if isinstance(value, (int, float)) else None
+
+
+async def _wait(seconds: float, read_timeout: float | None, request: httpx.Request) -> None:
+    """Sleep as the network would make the client wait: past its read timeout, it gives up."""
+    if read_timeout is not None and seconds > read_timeout:
+        await anyio.sleep(read_timeout)
+        raise httpx.ReadTimeout("The read operation timed out (scripted delay)", request=request)
+    await anyio.sleep(seconds)
