@@ -1,0 +1,427 @@
+"""client_md5 never shows: not in errors (message, repr, args, excerpt, chain), reprs, or log lines."""
+
+from __future__ import annotations
+
+import logging
+import re
+import ssl
+import traceback
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, suppress
+from datetime import datetime
+from typing import Any
+
+import anyio
+import anyio.abc
+import httpx
+import pytest
+import respx
+from _helpers import BASE, CALLS, PATHS, xml_fault, xml_string
+
+from mailkit_async import (
+    APIError,
+    AuthenticationError,
+    InvalidParameterError,
+    Mailkit,
+    MailkitError,
+    RateLimitError,
+    ResponseDecodeError,
+    RetryPolicy,
+    ServerError,
+    TransportError,
+)
+
+pytestmark = pytest.mark.anyio
+
+SECRET = "S3CR3T-md5-value"
+CLIENT_ID = 4321
+CALL_NAMES = list(CALLS)
+
+
+def chain(error: BaseException) -> Iterator[BaseException]:
+    """`error` and every exception reachable from it: cause, context, groups."""
+    seen: set[int] = set()
+    stack: list[BaseException | None] = [error]
+    while stack:
+        current = stack.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        stack += [current.__cause__, current.__context__]
+        stack += list(getattr(current, "exceptions", ()))
+
+
+def assert_clean(error: BaseException) -> None:
+    texts = ["".join(traceback.format_exception(error))]
+    for item in chain(error):
+        texts += [str(item), repr(item), *(repr(arg) for arg in item.args), *(str(arg) for arg in item.args)]
+        texts += [repr(value) for value in vars(item).values()]
+        texts += [str(value) for value in vars(item).values()]
+        texts += list(getattr(item, "__notes__", ()))
+        if isinstance(item, httpx.HTTPError):
+            # An httpx error carries the request, whose body holds the credentials.
+            with suppress(RuntimeError):
+                texts.append(item.request.content.decode("utf-8", "replace"))
+    for text in texts:
+        assert SECRET not in text, text
+
+
+_TLS = ssl.create_default_context()
+
+
+def make_client(protocol: str = "json", **kwargs: Any) -> Mailkit:
+    kwargs.setdefault("retry", RetryPolicy(attempts=2, backoff=0))
+    kwargs.setdefault("http_client", httpx.AsyncClient(verify=_TLS))
+    return Mailkit(CLIENT_ID, SECRET, protocol=protocol, **kwargs)  # type: ignore[arg-type]
+
+
+async def provoke(
+    protocol: str,
+    invoke: Callable[[Mailkit], Awaitable[Any]],
+    side_effect: Any,
+    expected: type[BaseException] = MailkitError,
+    **kwargs: Any,
+) -> BaseException:
+    with respx.mock(base_url=BASE, assert_all_called=False) as router:
+        route = router.post(PATHS[protocol]).mock(side_effect=side_effect)
+        async with make_client(protocol, **kwargs) as mk:
+            with pytest.raises(expected) as info:
+                await invoke(mk)
+    # The service did receive the secret (it is the credential): only the errors must not show it.
+    assert all(SECRET.encode() in call.request.content for call in route.calls)
+    return info.value
+
+
+def answer(
+    body: Any, status: int = 200, headers: dict[str, str] | None = None
+) -> Callable[..., httpx.Response]:
+    def effect(request: httpx.Request) -> httpx.Response:
+        if isinstance(body, (bytes, str)):
+            return httpx.Response(status, content=body, headers=headers)
+        return httpx.Response(status, json=body, headers=headers)
+
+    return effect
+
+
+def raises(kind: type[httpx.HTTPError]) -> Callable[[httpx.Request], httpx.Response]:
+    def effect(request: httpx.Request) -> httpx.Response:
+        raise kind("simulated", request=request)
+
+    return effect
+
+
+# --- errors from the service ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("call", CALL_NAMES)
+async def test_plain_auth_failure(anyio_backend: str, call: str) -> None:
+    _, invoke = CALLS[call]
+    error = await provoke(
+        "json", invoke, answer({"error_status": 1, "error": "Unauthorized"}), AuthenticationError
+    )
+    assert_clean(error)
+
+
+@pytest.mark.parametrize("call", CALL_NAMES)
+async def test_json_auth_failure_echoing_the_md5(anyio_backend: str, call: str) -> None:
+    _, invoke = CALLS[call]
+    body = {"error_status": 1, "error": f"Unauthorized: wrong client_md5 {SECRET}"}
+    error = await provoke("json", invoke, answer(body), AuthenticationError)
+    assert_clean(error)
+    assert "Unauthorized" in str(error)
+
+
+@pytest.mark.parametrize("call", CALL_NAMES)
+async def test_json_refusal_echoing_the_md5(anyio_backend: str, call: str) -> None:
+    _, invoke = CALLS[call]
+    body = {"error_status": "1", "error": f"Invalid parameters for {SECRET}"}
+    error = await provoke("json", invoke, answer(body), APIError)
+    assert_clean(error)
+    assert "Invalid parameters for" in str(error)
+
+
+@pytest.mark.parametrize("call", CALL_NAMES)
+async def test_xmlrpc_auth_string_echoing_the_md5(anyio_backend: str, call: str) -> None:
+    _, invoke = CALLS[call]
+    error = await provoke("xmlrpc", invoke, answer(xml_string(f"Unauthorized {SECRET}")), AuthenticationError)
+    assert_clean(error)
+
+
+@pytest.mark.parametrize("call", ["schedule", "unsubscribe", "revalidate", "results"])
+async def test_xmlrpc_refusal_string_echoing_the_md5(anyio_backend: str, call: str) -> None:
+    _, invoke = CALLS[call]
+    error = await provoke("xmlrpc", invoke, answer(xml_string(f"Invalid value {SECRET}")), APIError)
+    assert_clean(error)
+
+
+@pytest.mark.parametrize("call", CALL_NAMES)
+async def test_xmlrpc_fault_echoing_the_md5(anyio_backend: str, call: str) -> None:
+    _, invoke = CALLS[call]
+    error = await provoke("xmlrpc", invoke, answer(xml_fault(4, f"bad login {SECRET}")), APIError)
+    assert_clean(error)
+    assert "bad login" in str(error)
+
+
+async def test_call_refusal_echoing_the_md5(anyio_backend: str) -> None:
+    body = {"error_status": 1, "error": f"Unauthorized {SECRET}"}
+    error = await provoke("json", lambda mk: mk.call("mailkit.x.y", {}), answer(body), AuthenticationError)
+    assert_clean(error)
+
+
+# --- bodies that do not decode -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("protocol", "body"),
+    [
+        ("json", f"<html><body>Bad key {SECRET}</body></html>"),
+        ("json", f'{{"error": "bad md5 {SECRET}", "error_sta'),
+        ("xmlrpc", f"<html><body>Bad key {SECRET}</body></html>"),
+        ("xmlrpc", f'<?xml version="1.0"?><echo md5="{SECRET}"/>'),
+    ],
+    ids=["json-html", "json-truncated", "xmlrpc-html", "xmlrpc-not-xmlrpc"],
+)
+@pytest.mark.parametrize("call", CALL_NAMES)
+async def test_undecodable_body_echoing_the_md5(
+    anyio_backend: str, call: str, protocol: str, body: str
+) -> None:
+    _, invoke = CALLS[call]
+    error = await provoke(protocol, invoke, answer(body), ResponseDecodeError)
+    assert_clean(error)
+    assert isinstance(error, ResponseDecodeError)
+    assert error.excerpt  # the excerpt is still there, only the secret is masked
+    assert "Bad key" in error.excerpt or "bad md5" in error.excerpt or "echo" in error.excerpt
+
+
+async def test_echo_of_the_whole_request_body(anyio_backend: str) -> None:
+    def echo(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=b"<html>" + request.content + b"</html>")
+
+    error = await provoke("json", lambda mk: mk.email.unsubscribe(5), echo, ResponseDecodeError)
+    assert_clean(error)
+
+
+@pytest.mark.parametrize(
+    ("call", "body"),
+    [
+        ("unsubscribe", {"error_status": 0, "echo": SECRET}),  # no status: unexpected answer
+        ("schedule", f'"{SECRET}"'),  # a JSON string where an object belongs
+        ("results", {"error_status": 0, "md5": SECRET}),  # no status
+        ("revalidate", [SECRET]),
+    ],
+    ids=["unsubscribe-no-status", "schedule-string", "results-no-status", "revalidate-list"],
+)
+async def test_valid_json_of_the_wrong_shape_echoing_the_md5(
+    anyio_backend: str, call: str, body: Any
+) -> None:
+    _, invoke = CALLS[call]
+    error = await provoke("json", invoke, answer(body), MailkitError)
+    assert_clean(error)
+
+
+# --- transport and HTTP failures -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [httpx.ConnectError, httpx.ReadTimeout, httpx.RemoteProtocolError, httpx.WriteError, httpx.PoolTimeout],
+)
+@pytest.mark.parametrize("call", ["unsubscribe", "schedule"])
+async def test_transport_errors(anyio_backend: str, call: str, kind: type[httpx.HTTPError]) -> None:
+    _, invoke = CALLS[call]
+    error = await provoke("json", invoke, raises(kind), TransportError)
+    assert_clean(error)
+    # Not even the httpx exception (whose request holds the body) rides along.
+    assert not any(isinstance(item, httpx.HTTPError) for item in chain(error))
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "expected"),
+    [
+        (500, None, ServerError),
+        (502, None, ServerError),
+        (503, {"Retry-After": "0"}, RateLimitError),
+        (429, None, RateLimitError),
+        (404, None, APIError),
+    ],
+)
+@pytest.mark.parametrize("protocol", ["json", "xmlrpc"])
+async def test_http_errors_with_a_body_echoing_the_md5(
+    anyio_backend: str, protocol: str, status: int, headers: dict[str, str] | None, expected: type[Exception]
+) -> None:
+    effect = answer(f"<html>error for {SECRET}</html>", status=status, headers=headers)
+    error = await provoke(protocol, lambda mk: mk.email.unsubscribe(5), effect, expected)
+    assert_clean(error)
+
+
+async def test_deadline(anyio_backend: str) -> None:
+    async def handler(request: httpx.Request) -> httpx.Response:
+        await anyio.sleep(10)
+        return httpx.Response(200)
+
+    http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    async with make_client(retry=RetryPolicy(deadline=0.1), http_client=http) as mk:
+        with pytest.raises(TransportError) as info:
+            await mk.email.unsubscribe(5)
+    assert_clean(info.value)
+
+
+# --- errors before any request -------------------------------------------------------------------
+
+
+async def test_invalid_parameters(anyio_backend: str) -> None:
+    async with make_client() as mk:
+        for invoke in (
+            lambda: mk.campaigns.single.schedule(7, datetime(2030, 1, 1, 10, 0)),
+            lambda: mk.email.unsubscribe("nope", pause_days=5),
+            lambda: mk.email.revalidate(5, agreement="yes"),  # type: ignore[arg-type]
+            lambda: mk.sendmail_mass.results(0),
+            lambda: mk.call("not.mailkit", {}),
+        ):
+            with pytest.raises(InvalidParameterError) as info:
+                await invoke()
+            assert_clean(info.value)
+
+
+@pytest.mark.parametrize(
+    ("env", "kwargs"),
+    [
+        ({"MAILKIT_CLIENT_MD5": SECRET}, {}),
+        ({"MAILKIT_CLIENT_MD5": SECRET, "MAILKIT_CLIENT_ID": "abc"}, {}),
+        ({}, {"client_id": "abc", "client_md5": SECRET}),
+        ({}, {"client_id": 0, "client_md5": SECRET}),
+        ({}, {"client_id": 1, "client_md5": SECRET, "protocol": "soap"}),
+        ({}, {"client_id": 1, "client_md5": SECRET, "base_url": "ftp://x"}),
+        ({}, {"client_id": 1, "client_md5": SECRET, "retry": "no"}),
+        ({}, {"client_id": 1, "client_md5": SECRET, "http_client": "no"}),
+    ],
+)
+def test_construction_errors(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], kwargs: dict[str, Any]
+) -> None:
+    monkeypatch.delenv("MAILKIT_CLIENT_ID", raising=False)
+    monkeypatch.delenv("MAILKIT_CLIENT_MD5", raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(MailkitError) as info:
+        Mailkit(**kwargs)
+    assert_clean(info.value)
+
+
+# --- reprs and logs ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("protocol", ["json", "xmlrpc"])
+def test_client_repr(protocol: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    mk = make_client(protocol, http_client=httpx.AsyncClient())
+    assert SECRET not in repr(mk)
+    assert SECRET not in str(mk)
+    monkeypatch.setenv("MAILKIT_CLIENT_ID", "4321")
+    monkeypatch.setenv("MAILKIT_CLIENT_MD5", SECRET)
+    assert SECRET not in repr(Mailkit(protocol=protocol, http_client=httpx.AsyncClient()))  # type: ignore[arg-type]
+
+
+@asynccontextmanager
+async def local_server(respond: Callable[[bytes], tuple[int, bytes]]) -> AsyncIterator[str]:
+    """A bare HTTP/1.1 server on 127.0.0.1, so the real httpx/httpcore stack (and its logging) runs."""
+    listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
+    port = listener.extra(anyio.abc.SocketAttribute.local_port)
+
+    async def handle(stream: anyio.abc.SocketStream) -> None:
+        async with stream:
+            data = b""
+            try:
+                while b"\r\n\r\n" not in data:
+                    data += await stream.receive()
+                head, _, body = data.partition(b"\r\n\r\n")
+                match = re.search(rb"content-length:\s*(\d+)", head, re.IGNORECASE)
+                length = int(match[1]) if match else 0
+                while len(body) < length:
+                    body += await stream.receive()
+            except (anyio.EndOfStream, anyio.BrokenResourceError):
+                return
+            status, payload = respond(body)
+            await stream.send(
+                b"HTTP/1.1 %d X\r\nContent-Type: text/plain\r\nContent-Length: %d\r\nConnection: close\r\n\r\n"
+                % (status, len(payload))
+                + payload
+            )
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(listener.serve, handle)
+        try:
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            tg.cancel_scope.cancel()
+
+
+async def test_no_log_line_contains_the_md5(anyio_backend: str, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    count = 0
+
+    def respond(body: bytes) -> tuple[int, bytes]:
+        nonlocal count
+        count += 1
+        if b"unsubscribe" in body:
+            # Fail once (retried, logged), then succeed.
+            if count == 1:
+                return 500, b"<html>" + body + b"</html>"
+            return 200, b'{"error_status": 0, "ID_email": "5", "status": "1"}'
+        if b"revalidate" in body:
+            return 200, b'{"error_status": 1, "error": "Unauthorized"}'
+        return 200, b"<html>" + body + b"</html>"  # echoes the whole request
+
+    async with (
+        local_server(respond) as url,
+        make_client(base_url=url, retry=RetryPolicy(attempts=3, backoff=0), http_client=None) as mk,
+    ):
+        with anyio.fail_after(10):
+            assert (await mk.email.unsubscribe(5)).email_id == 5
+            with pytest.raises(AuthenticationError):
+                await mk.email.revalidate(5, agreement=True)
+            with pytest.raises(ResponseDecodeError) as info:
+                await mk.sendmail_mass.results(55)
+    assert_clean(info.value)
+    assert count == 4
+    assert caplog.records  # something was logged at all (httpx, the retry loop)
+    assert any(record.name.startswith("mailkit_async") for record in caplog.records)
+    for record in caplog.records:
+        assert SECRET not in record.getMessage()
+    assert SECRET not in caplog.text
+
+
+async def test_no_log_line_contains_the_md5_with_respx(
+    anyio_backend: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    effects = iter(
+        [
+            httpx.Response(503, headers={"Retry-After": "0"}, text=SECRET),
+            httpx.Response(200, text=f"<html>{SECRET}</html>"),
+        ]
+    )
+    with respx.mock(base_url=BASE, assert_all_called=False) as router:
+        router.post("/json.fcgi").mock(side_effect=lambda request: next(effects))
+        async with make_client(retry=RetryPolicy(attempts=3, backoff=0)) as mk:
+            with pytest.raises(ResponseDecodeError):
+                await mk.email.unsubscribe(5)
+    assert any("attempt" in record.getMessage() for record in caplog.records)
+    for record in caplog.records:
+        assert SECRET not in record.getMessage()
+
+
+# --- TLS -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("protocol", ["json", "xmlrpc"])
+async def test_tls_verification_is_on_by_default(anyio_backend: str, protocol: str) -> None:
+    async with make_client(protocol, http_client=None) as mk:
+        http = mk._transport.http
+        assert str(mk._transport.base_url).startswith("https://")
+        transport = http._transport
+        assert isinstance(transport, httpx.AsyncHTTPTransport)
+        context = transport._pool._ssl_context
+        assert isinstance(context, ssl.SSLContext)
+        assert context.verify_mode == ssl.CERT_REQUIRED
+        assert context.check_hostname is True
