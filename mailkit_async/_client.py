@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
@@ -15,7 +16,7 @@ from ._codecs import Codec, ProtocolName, get_codec
 from ._exceptions import InvalidParameterError, MailkitError
 from ._request import Request
 from ._retry import RetryPolicy
-from ._secrets import redact_error
+from ._secrets import MASK, redact, redact_error
 from ._transport import DEFAULT_MAX_RESPONSE_BYTES, Transport
 from ._version import __version__
 
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_BASE_URL", "Mailkit"]
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL: Final = "https://api.mailkit.eu"
 
@@ -155,6 +157,10 @@ class Mailkit:
             raise redact_error(error, self._client_md5) from None
 
     async def _send(self, request: Request) -> bytearray:
+        if log.isEnabledFor(logging.DEBUG):
+            params = request.json_params if self.protocol == "json" else request.xmlrpc_params
+            text = f"call {request.function} over {self.protocol}: id={self._client_id} md5={MASK} {params!r}"
+            log.debug("%s", redact(text, self._client_md5))
         payload = self._codec.encode(request, self._client_id, self._client_md5)
         return await self._transport.post(
             self._codec.path,

@@ -41,29 +41,28 @@ class JsonCodec:
         return self._encoder.encode(envelope)
 
     def decode(self, function: str, body: Buffer) -> object:
-        if not _strip(body):
-            return ""
-        try:
-            return self._any.decode(body)
-        except msgspec.DecodeError as exc:
-            raise ResponseDecodeError(
-                function, f"not valid JSON ({exc})", excerpt=bytes(body[:200])
-            ) from None
+        return _decode(self._any, function, body)
 
     def decode_bounces(self, function: str, body: Buffer) -> list[Bounce] | object:
-        if not _strip(body):
-            return ""
-        try:
-            page: list[Bounce] | dict[str, Any] | str = self._page.decode(body)
-            return page
-        except msgspec.ValidationError as exc:
-            raise ResponseDecodeError(
-                function, f"unexpected bounce record ({exc})", excerpt=bytes(body[:200])
-            ) from None
-        except msgspec.DecodeError as exc:
-            raise ResponseDecodeError(
-                function, f"not valid JSON ({exc})", excerpt=bytes(body[:200])
-            ) from None
+        return _decode(self._page, function, body)
+
+
+# What msgspec raises for hostile bodies beyond DecodeError: nesting deeper than its limit, and
+# invalid UTF-8 inside a string.
+_HOSTILE = (RecursionError, UnicodeDecodeError)
+
+
+def _decode(decoder: msgspec.json.Decoder[Any], function: str, body: Buffer) -> object:
+    """Decode `body`; an empty (or blank) body is the empty string, as the service means it."""
+    if not _strip(body):
+        return ""
+    try:
+        return decoder.decode(body)
+    except msgspec.ValidationError as exc:
+        error = ResponseDecodeError(function, f"unexpected answer ({exc})", excerpt=bytes(body[:200]))
+    except (msgspec.DecodeError, *_HOSTILE) as exc:
+        error = ResponseDecodeError(function, f"not valid JSON ({exc})", excerpt=bytes(body[:200]))
+    raise error
 
 
 def _strip(body: Buffer) -> bool:
