@@ -11,11 +11,10 @@ from typing import Any
 import anyio
 import httpx
 import pytest
+from _pool import checked_out
 
 from mailkit_async import Mailkit, RetryPolicy
 from mailkit_async.testing import Fault, MailkitEmulator
-
-from _pool import checked_out
 
 pytestmark = pytest.mark.anyio
 

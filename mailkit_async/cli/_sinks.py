@@ -120,6 +120,12 @@ class SqliteSink:
     """A `bounces` table keyed by `undelivered_log_id`: upserts, so a re-run never duplicates."""
 
     def __init__(self, path: Path) -> None:
+        try:
+            self._open(path)
+        except sqlite3.Error as exc:  # reported like any other unwritable output
+            raise OSError(f"{path}: {exc}") from exc
+
+    def _open(self, path: Path) -> None:
         self._db = sqlite3.connect(path)
         columns = ", ".join(
             f"{name} INTEGER PRIMARY KEY" if name == "undelivered_log_id" else name for name in FIELDS
@@ -131,8 +137,11 @@ class SqliteSink:
         self._upsert = f"INSERT OR REPLACE INTO bounces ({', '.join(FIELDS)}) VALUES ({marks})"
 
     def write_page(self, page: list[Bounce]) -> None:
-        with self._db:  # one transaction a page: committed, or not at all
-            self._db.executemany(self._upsert, _rows(page))
+        try:
+            with self._db:  # one transaction a page: committed, or not at all
+                self._db.executemany(self._upsert, _rows(page))
+        except sqlite3.Error as exc:
+            raise OSError(f"cannot write to the database: {exc}") from exc
         self.last_id = page[-1].undelivered_log_id
 
     def close(self) -> None:
