@@ -38,9 +38,7 @@ def server(emulator: MailkitEmulator) -> Iterator[Any]:
 
 def single_connection_client(url: str, protocol: str = "json") -> Mailkit:
     """One pooled connection and a short pool timeout: a leaked checkout makes the next call fail."""
-    http = httpx.AsyncClient(
-        limits=httpx.Limits(max_connections=1), timeout=httpx.Timeout(10.0, pool=1.0)
-    )
+    http = httpx.AsyncClient(limits=httpx.Limits(max_connections=1), timeout=httpx.Timeout(10.0, pool=1.0))
     return Mailkit(1, MD5, base_url=url, protocol=protocol, http_client=http, retry=RetryPolicy(attempts=1))  # type: ignore[arg-type]
 
 
