@@ -6,7 +6,9 @@ real loopback server, under asyncio and trio.
 
 from __future__ import annotations
 
+import json
 import re
+import threading
 import xmlrpc.client
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -1215,3 +1217,56 @@ def test_pytest_fixtures(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPa
         "-p", "mailkit_async.testing.pytest_plugin", "--strict-markers", "-p", "no:cacheprovider"
     )
     result.assert_outcomes(passed=4)
+
+
+DELAY = 0.123  # a value nothing else waits for, so the recorded waits are the fault's
+
+
+def _results_body() -> str:
+    parameters = {"request_id": 5}
+    return json.dumps(
+        {"function": "mailkit.sendmail_mass.results", "id": 1, "md5": "emulator", "parameters": parameters}
+    )
+
+
+@pytest.mark.parametrize("after", [False, True])
+def test_a_delay_waits_once_on_the_server(after: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`Fault.delay(s)` delays the answer once, before or after processing: never twice."""
+    waits: list[float | None] = []
+    real_wait = threading.Event.wait
+
+    def counting_wait(self: threading.Event, timeout: float | None = None) -> bool:
+        if timeout == DELAY:
+            waits.append(timeout)
+        return real_wait(self, timeout)
+
+    monkeypatch.setattr(threading.Event, "wait", counting_wait)
+    emu = MailkitEmulator()
+    emu.faults.add(Fault.delay(DELAY).after_processing() if after else Fault.delay(DELAY))
+    with emu.serve() as server:
+        answer = httpx.post(server.url + "/json.fcgi", content=_results_body(), timeout=10)
+    assert answer.json() == {"error_status": 0, "status": "OK"}
+    assert waits == [DELAY]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("after", [False, True])
+async def test_a_delay_waits_once_in_process(
+    anyio_backend: str, after: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import mailkit_async.testing._transport as transport_module
+
+    waits: list[float] = []
+    real_wait = transport_module._wait
+
+    async def counting_wait(seconds: float, *args: Any) -> None:
+        waits.append(seconds)
+        await real_wait(seconds, *args)
+
+    monkeypatch.setattr(transport_module, "_wait", counting_wait)
+    emu = MailkitEmulator()
+    emu.faults.add(Fault.delay(DELAY).after_processing() if after else Fault.delay(DELAY))
+    async with httpx.AsyncClient(transport=emu.transport()) as http:
+        answer = await http.post("https://api.mailkit.eu/json.fcgi", content=_results_body())
+    assert answer.json() == {"error_status": 0, "status": "OK"}
+    assert waits == [DELAY]

@@ -555,7 +555,7 @@ class MailkitEmulator:
             return reply
         if fault.kind == "drop":
             raise ConnectionDropped("connection closed without an answer (scripted)")
-        if fault.kind == "delay":
+        if fault.kind == "delay" and fault.after:  # the pre-processing wait already happened
             await anyio.sleep(fault.seconds)
         elif fault.kind == "slow_body":
             chunks = -(-len(reply.body) // fault.chunk)

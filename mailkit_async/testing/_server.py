@@ -272,7 +272,7 @@ class EmulatorServer:
         if fault.kind == "drop":
             _reset(conn)
             return False
-        if fault.kind == "delay" and self._stop.wait(fault.seconds):
+        if fault.kind == "delay" and fault.after and self._stop.wait(fault.seconds):
             return False
         return self._send(conn, reply, request.keep_alive, fault)
 

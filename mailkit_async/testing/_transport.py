@@ -54,7 +54,7 @@ class EmulatorTransport(httpx.AsyncBaseTransport):
                 raise httpx.RemoteProtocolError(
                     "Server disconnected without sending a response.", request=request
                 )
-            if fault.kind == "delay":
+            if fault.kind == "delay" and fault.after:  # the pre-processing wait already happened
                 await _wait(fault.seconds, read_timeout, request)
             elif fault.kind in ("truncate", "slow_body"):
                 if fault.kind == "truncate":
