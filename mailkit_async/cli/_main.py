@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 from collections.abc import Sequence
 
@@ -77,7 +78,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from ._export import run_export
 
         return anyio.run(run_export, args)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        # Python 3.10's asyncio runner surfaces Ctrl-C as the main task's CancelledError.
         _fail("interrupted; what was reported as written is saved (continue with --resume)")
         return EXIT["interrupted"]
     except MailkitError as error:
