@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 import respx
+from _docs import RAW_BOUNCES_XML
 
 from mailkit_async import (
     APIError,
@@ -274,42 +275,11 @@ async def test_json_records_decode_to_typed_fields(anyio_backend: str) -> None:
     )
 
 
-DOC_XML_PAGE = """<?xml version="1.0" encoding="utf-8"?>
-<methodResponse><params><param><value><array><data>
-<value><struct>
- <member><name>ID_MESSAGE</name><value><i4>12345</i4></value></member>
- <member><name>TEXT_STATUS</name><value><string>smtp; 552 4.2.2 User has full mailbox.</string></value></member>
- <member><name>STATUS</name><value><string>4.2.2</string></value></member>
- <member><name>ID_EMAIL</name><value><i4>1234567890</i4></value></member>
- <member><name>ID_SEND</name><value><i4>123456</i4></value></member>
- <member><name>EMAIL</name><value><string>email@example.com</string></value></member>
- <member><name>ID_SEND_MESSGE</name><value><i4>1234567890</i4></value></member>
- <member><name>ID_USER_LIST</name><value><i4>12345</i4></value></member>
- <member><name>REMOTE_MTA</name><value><string>dns; mx1.seznam.cz</string></value></member>
- <member><name>ID_UNDELIVERED_LOG</name><value><i4>1</i4></value></member>
- <member><name>RECIPIENT_STATUS</name><value><string>permanent</string></value></member>
-</struct></value>
-<value><struct>
- <member><name>ID_MESSAGE</name><value><i4>12345</i4></value></member>
- <member><name>TEXT_STATUS</name><value><string></string></value></member>
- <member><name>STATUS</name><value><string>5.2.2</string></value></member>
- <member><name>ID_EMAIL</name><value><i4>1234567891</i4></value></member>
- <member><name>ID_SEND</name><value><i4>123456</i4></value></member>
- <member><name>EMAIL</name><value><string>email1@example.com</string></value></member>
- <member><name>ID_SEND_MESSGE</name><value><i4>1234567891</i4></value></member>
- <member><name>ID_USER_LIST</name><value><i4>12345</i4></value></member>
- <member><name>REMOTE_MTA</name><value><string></string></value></member>
- <member><name>ID_UNDELIVERED_LOG</name><value><i4>2</i4></value></member>
- <member><name>RECIPIENT_STATUS</name><value><string>temporary</string></value></member>
-</struct></value>
-</data></array></value></param></params></methodResponse>"""
-
-
 async def test_xmlrpc_doc_example_page(anyio_backend: str) -> None:
     async with client("xmlrpc") as mk, respx.mock(base_url=BASE) as mock:
         route = mock.post("/rpc.fcgi")
         route.side_effect = [
-            httpx.Response(200, text=DOC_XML_PAGE),
+            httpx.Response(200, content=RAW_BOUNCES_XML),
             httpx.Response(200, content=xml_response([])),
         ]
         got = await collect(mk, message_id=12345, send_id=123456)

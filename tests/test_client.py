@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 import respx
+from _docs import RAW_BOUNCES_JSON, RAW_BOUNCES_XML
 from _helpers import (
     BASE,
     BOUNCES,
@@ -386,188 +387,6 @@ async def test_unexpected_4xx_is_a_refusal_not_retried(anyio_backend: str, call:
 
 # --- report.raw.bounces: the exact request and the documented answers -----------------------------
 
-BOUNCES_JSON_DOC = [
-    {
-        "ID_MESSAGE": "12345",
-        "TEXT_STATUS": "X-Postfix; Mailbox is full",
-        "STATUS": "5.2.2",
-        "ID_EMAIL": "1234567890",
-        "ID_SEND": "123456",
-        "EMAIL": "email@example.com",
-        "ID_SEND_MESSGE": "1234567890",
-        "ID_USER_LIST": "12345",
-        "REMOTE_MTA": "",
-        "ID_UNDELIVERED_LOG": "1",
-        "RECIPIENT_STATUS": "permanent",
-    },
-    {
-        "ID_MESSAGE": "12345",
-        "TEXT_STATUS": "X-Postfix; Mailbox is full",
-        "STATUS": "5.2.2",
-        "ID_EMAIL": "1234567891",
-        "ID_SEND": "123456",
-        "EMAIL": "email1@example.com",
-        "ID_SEND_MESSGE": "1234567891",
-        "ID_USER_LIST": "12345",
-        "REMOTE_MTA": "",
-        "ID_UNDELIVERED_LOG": "2",
-        "RECIPIENT_STATUS": "temporary",
-    },
-]
-BOUNCES_XML_DOC = b"""<?xml version="1.0" encoding="utf-8"?>
-<methodResponse>
- <params>
-  <param>
-   <value>
-    <array>
-     <data>
-      <value>
-       <struct>
-        <member>
-         <name>ID_MESSAGE</name>
-         <value>
-          <i4>12345</i4>
-         </value>
-        </member>
-        <member>
-         <name>TEXT_STATUS</name>
-         <value>
-          <string>smtp; 552 4.2.2 User has full mailbox.</string>
-         </value>
-        </member>
-        <member>
-         <name>STATUS</name>
-         <value>
-          <string>4.2.2</string>
-         </value>
-        </member>
-        <member>
-         <name>ID_EMAIL</name>
-         <value>
-          <i4>1234567890</i4>
-         </value>
-        </member>
-        <member>
-         <name>ID_SEND</name>
-         <value>
-          <i4>123456</i4>
-         </value>
-        </member>
-        <member>
-         <name>EMAIL</name>
-         <value>
-          <string>email@example.com</string>
-         </value>
-        </member>
-        <member>
-         <name>ID_SEND_MESSGE</name>
-         <value>
-          <i4>1234567890</i4>
-         </value>
-        </member>
-        <member>
-         <name>ID_USER_LIST</name>
-         <value>
-          <i4>12345</i4>
-         </value>
-        </member>
-        <member>
-         <name>REMOTE_MTA</name>
-         <value>
-          <string>dns; mx1.seznam.cz</string>
-         </value>
-        </member>
-        <member>
-         <name>ID_UNDELIVERED_LOG</name>
-         <value>
-          <i4>1</i4>
-         </value>
-        </member>
-        <member>
-         <name>RECIPIENT_STATUS</name>
-         <value>
-          <string>permanent</string>
-         </value>
-        </member>
-       </struct>
-      </value>
-      <value>
-       <struct>
-        <member>
-         <name>ID_MESSAGE</name>
-         <value>
-          <i4>12345</i4>
-         </value>
-        </member>
-        <member>
-         <name>TEXT_STATUS</name>
-         <value>
-          <string></string>
-         </value>
-        </member>
-        <member>
-         <name>STATUS</name>
-         <value>
-          <string>5.2.2</string>
-         </value>
-        </member>
-        <member>
-         <name>ID_EMAIL</name>
-         <value>
-          <i4>1234567891</i4>
-         </value>
-        </member>
-        <member>
-         <name>ID_SEND</name>
-         <value>
-          <i4>123456</i4>
-         </value>
-        </member>
-        <member>
-         <name>EMAIL</name>
-         <value>
-          <string>email1@example.com</string>
-         </value>
-        </member>
-        <member>
-         <name>ID_SEND_MESSGE</name>
-         <value>
-          <i4>1234567891</i4>
-         </value>
-        </member>
-        <member>
-         <name>ID_USER_LIST</name>
-         <value>
-          <i4>12345</i4>
-         </value>
-        </member>
-        <member>
-         <name>REMOTE_MTA</name>
-         <value>
-          <string></string>
-         </value>
-        </member>
-        <member>
-         <name>ID_UNDELIVERED_LOG</name>
-         <value>
-          <i4>2</i4>
-         </value>
-        </member>
-        <member>
-         <name>RECIPIENT_STATUS</name>
-         <value>
-          <string>temporary</string>
-         </value>
-        </member>
-       </struct>
-      </value>
-     </data>
-    </array>
-   </value>
-  </param>
- </params>
-</methodResponse>
-"""
 BOUNCES_XML_EMPTY = b'<?xml version="1.0"?><methodResponse><params><param><value><array><data></data></array></value></param></params></methodResponse>'
 
 
@@ -597,7 +416,7 @@ async def test_bounces_json_request_and_documented_answer(
     anyio_backend: str, kwargs: dict[str, Any], first: dict[str, Any]
 ) -> None:
     with mock() as router:
-        r = route(router, "json").mock(side_effect=pages(BOUNCES_JSON_DOC, []))
+        r = route(router, "json").mock(side_effect=pages(RAW_BOUNCES_JSON, []))
         async with client("json") as mk:
             got = await collect_bounces(mk, **{**kwargs, "after_id": 0})
             assert r.call_count == 2
@@ -625,7 +444,7 @@ async def test_bounces_json_request_and_documented_answer(
 
 async def test_bounces_json_second_page_continues_from_the_last_id(anyio_backend: str) -> None:
     with mock() as router:
-        r = route(router, "json").mock(side_effect=pages(BOUNCES_JSON_DOC, []))
+        r = route(router, "json").mock(side_effect=pages(RAW_BOUNCES_JSON, []))
         async with client("json") as mk:
             await collect_bounces(mk, message_id=12345)
     second = json_params(r.calls[1].request, BOUNCES)
@@ -646,7 +465,7 @@ async def test_bounces_xmlrpc_request_order_and_documented_answer(
     anyio_backend: str, kwargs: dict[str, Any], first: tuple[int, ...]
 ) -> None:
     with mock() as router:
-        r = route(router, "xmlrpc").mock(side_effect=pages(BOUNCES_XML_DOC, BOUNCES_XML_EMPTY))
+        r = route(router, "xmlrpc").mock(side_effect=pages(RAW_BOUNCES_XML, BOUNCES_XML_EMPTY))
         async with client("xmlrpc") as mk:
             got = await collect_bounces(mk, **{**kwargs, "after_id": 0})
             r.reset()

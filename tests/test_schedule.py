@@ -7,6 +7,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from _docs import SCHEDULE_FAILED_XML, SCHEDULE_OK_JSON, SCHEDULE_OK_XML
 from _helpers import (
     SCHEDULE,
     client,
@@ -30,30 +31,10 @@ from mailkit_async import (
 
 pytestmark = pytest.mark.anyio
 
-# The documented answers, as printed on the function's page.
-JSON_OK = {"error": "OK, send_date: 2022-05-13 12:45:00 (Europe/Prague)", "error_status": 0}
-XML_OK = b"""<?xml version="1.0" encoding="utf-8"?>
-<methodResponse>
- <params>
-  <param>
-   <value>
-    <string>OK, send_date: 2022-05-13 12:45:00</string>
-   </value>
-  </param>
- </params>
-</methodResponse>
-"""
-XML_MISSING_DATE = b"""<?xml version="1.0" encoding="utf-8"?>
-<methodResponse>
- <params>
-  <param>
-   <value>
-    <string>Missing send date of campaign</string>
-   </value>
-  </param>
- </params>
-</methodResponse>
-"""
+# The documented answers are in _docs. The page's XML success answer prints a placeholder
+# ("rrrr-mm-dd hh:mm:ss"); the XML-RPC tests need a date the client can read back, so this variant
+# fills in the date of the page's JSON example.
+SCHEDULE_OK_XML_DATED = SCHEDULE_OK_XML.replace(b"rrrr-mm-dd hh:mm:ss", b"2022-05-13 12:45:00")
 FAILURES = [
     "Missing send date of campaign",
     "Missing ID of campaign",
@@ -70,7 +51,7 @@ WHEN = datetime(2030, 1, 2, 10, 5, 59)
 
 async def test_json_full_request_and_documented_ok_with_zone(anyio_backend: str) -> None:
     with mock() as router:
-        r = route(router, "json").mock(return_value=reply(JSON_OK))
+        r = route(router, "json").mock(return_value=reply(SCHEDULE_OK_JSON))
         async with client("json") as mk:
             result = await mk.campaigns.single.schedule(
                 7,
@@ -104,7 +85,7 @@ async def test_json_full_request_and_documented_ok_with_zone(anyio_backend: str)
 
 async def test_json_now_sends_only_the_required_keys(anyio_backend: str) -> None:
     with mock() as router:
-        r = route(router, "json").mock(return_value=reply(JSON_OK))
+        r = route(router, "json").mock(return_value=reply(SCHEDULE_OK_JSON))
         async with client("json") as mk:
             await mk.campaigns.single.schedule(7, "now")
     params = json_params(r.calls.last.request, SCHEDULE)
@@ -125,7 +106,7 @@ async def test_json_now_sends_only_the_required_keys(anyio_backend: str) -> None
 )
 async def test_json_optional_keys(anyio_backend: str, kwargs: dict[str, Any], extra: dict[str, Any]) -> None:
     with mock() as router:
-        r = route(router, "json").mock(return_value=reply(JSON_OK))
+        r = route(router, "json").mock(return_value=reply(SCHEDULE_OK_JSON))
         async with client("json") as mk:
             await mk.campaigns.single.schedule(7, "now", **kwargs)
     params = json_params(r.calls.last.request, SCHEDULE)
@@ -134,7 +115,7 @@ async def test_json_optional_keys(anyio_backend: str, kwargs: dict[str, Any], ex
 
 async def test_json_now_with_a_zone_passes_it_on(anyio_backend: str) -> None:
     with mock() as router:
-        r = route(router, "json").mock(return_value=reply(JSON_OK))
+        r = route(router, "json").mock(return_value=reply(SCHEDULE_OK_JSON))
         async with client("json") as mk:
             await mk.campaigns.single.schedule(7, "now", time_zone="-03:00")
     assert json_params(r.calls.last.request, SCHEDULE)["time_zone"] == "-03:00"
@@ -145,7 +126,7 @@ async def test_json_now_with_a_zone_passes_it_on(anyio_backend: str) -> None:
 
 async def test_xmlrpc_full_request_and_documented_ok_without_zone(anyio_backend: str) -> None:
     with mock() as router:
-        r = route(router, "xmlrpc").mock(return_value=reply(XML_OK))
+        r = route(router, "xmlrpc").mock(return_value=reply(SCHEDULE_OK_XML_DATED))
         async with client("xmlrpc") as mk:
             result = await mk.campaigns.single.schedule(
                 7, WHEN, time_zone="02:00", subject="Předmět", template_id=5, query_id=0, delivery_feed_id=9
@@ -164,7 +145,7 @@ async def test_xmlrpc_full_request_and_documented_ok_without_zone(anyio_backend:
 
 async def test_xmlrpc_placeholders_when_nothing_optional_is_given(anyio_backend: str) -> None:
     with mock() as router:
-        r = route(router, "xmlrpc").mock(return_value=reply(XML_OK))
+        r = route(router, "xmlrpc").mock(return_value=reply(SCHEDULE_OK_XML_DATED))
         async with client("xmlrpc") as mk:
             await mk.campaigns.single.schedule(7, "now")
     params = xmlrpc_params(r.calls.last.request, SCHEDULE)
@@ -184,7 +165,7 @@ async def test_xmlrpc_optional_ids_travel_as_strings_in_the_struct(
     anyio_backend: str, kwargs: dict[str, Any], struct: dict[str, str]
 ) -> None:
     with mock() as router:
-        r = route(router, "xmlrpc").mock(return_value=reply(XML_OK))
+        r = route(router, "xmlrpc").mock(return_value=reply(SCHEDULE_OK_XML_DATED))
         async with client("xmlrpc") as mk:
             await mk.campaigns.single.schedule(7, "now", **kwargs)
     params = xmlrpc_params(r.calls.last.request, SCHEDULE)
@@ -223,7 +204,7 @@ async def test_xmlrpc_documented_failures(anyio_backend: str, text: str) -> None
 
 async def test_xmlrpc_documented_failure_literal(anyio_backend: str) -> None:
     with mock() as router:
-        route(router, "xmlrpc").mock(return_value=reply(XML_MISSING_DATE))
+        route(router, "xmlrpc").mock(return_value=reply(SCHEDULE_FAILED_XML))
         async with client("xmlrpc") as mk:
             with pytest.raises(APIError, match="Missing send date of campaign") as info:
                 await mk.campaigns.single.schedule(7, "now")
@@ -240,7 +221,7 @@ async def test_json_failure_text_with_error_status_zero_is_still_a_refusal(anyio
 
 @pytest.mark.parametrize("status", [0, "0"], ids=["int", "str"])
 async def test_json_ok_with_string_status_and_unknown_fields(anyio_backend: str, status: object) -> None:
-    answer = {**JSON_OK, "error_status": status, "ID_send": 991, "extra": {"nested": [1, 2]}}
+    answer = {**SCHEDULE_OK_JSON, "error_status": status, "ID_send": 991, "extra": {"nested": [1, 2]}}
     with mock() as router:
         route(router, "json").mock(return_value=reply(answer))
         async with client("json") as mk:
@@ -310,7 +291,9 @@ async def test_aware_datetime_brings_its_own_offset_and_wall_time(
 ) -> None:
     when = datetime(2030, 1, 2, 10, 5, 42, tzinfo=tz)
     with mock() as router:
-        r = route(router, protocol).mock(return_value=reply(JSON_OK if protocol == "json" else XML_OK))
+        r = route(router, protocol).mock(
+            return_value=reply(SCHEDULE_OK_JSON if protocol == "json" else SCHEDULE_OK_XML_DATED)
+        )
         async with client(protocol) as mk:
             await mk.campaigns.single.schedule(7, when)
     if protocol == "json":
@@ -324,7 +307,7 @@ async def test_aware_datetime_brings_its_own_offset_and_wall_time(
 async def test_zoneinfo_datetime_uses_the_offset_at_that_moment(anyio_backend: str) -> None:
     prague = ZoneInfo("Europe/Prague")
     with mock() as router:
-        r = route(router, "json").mock(return_value=reply(JSON_OK))
+        r = route(router, "json").mock(return_value=reply(SCHEDULE_OK_JSON))
         async with client("json") as mk:
             await mk.campaigns.single.schedule(7, datetime(2030, 7, 1, 9, 0, tzinfo=prague))
             await mk.campaigns.single.schedule(7, datetime(2030, 12, 1, 9, 0, tzinfo=prague))
@@ -336,7 +319,7 @@ async def test_zoneinfo_datetime_uses_the_offset_at_that_moment(anyio_backend: s
 async def test_aware_datetime_with_the_same_time_zone_is_accepted(anyio_backend: str) -> None:
     when = datetime(2030, 1, 2, 10, 5, tzinfo=timezone(timedelta(hours=2)))
     with mock() as router:
-        r = route(router, "json").mock(return_value=reply(JSON_OK))
+        r = route(router, "json").mock(return_value=reply(SCHEDULE_OK_JSON))
         async with client("json") as mk:
             await mk.campaigns.single.schedule(7, when, time_zone="02:00")
     assert json_params(r.calls.last.request, SCHEDULE)["time_zone"] == "02:00"
@@ -345,7 +328,7 @@ async def test_aware_datetime_with_the_same_time_zone_is_accepted(anyio_backend:
 @pytest.mark.parametrize("zone", ["00:00", "14:00", "-12:00", "05:45", "-03:30"])
 async def test_valid_time_zone_forms(anyio_backend: str, zone: str) -> None:
     with mock() as router:
-        r = route(router, "json").mock(return_value=reply(JSON_OK))
+        r = route(router, "json").mock(return_value=reply(SCHEDULE_OK_JSON))
         async with client("json") as mk:
             await mk.campaigns.single.schedule(7, datetime(2030, 1, 2, 10, 5), time_zone=zone)
     assert json_params(r.calls.last.request, SCHEDULE)["time_zone"] == zone
@@ -400,7 +383,7 @@ async def test_invalid_arguments_fail_before_any_request(
     anyio_backend: str, protocol: str, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> None:
     with mock() as router:
-        r = route(router, protocol).mock(return_value=reply(JSON_OK))
+        r = route(router, protocol).mock(return_value=reply(SCHEDULE_OK_JSON))
         async with client(protocol) as mk:
             with pytest.raises(InvalidParameterError) as info:
                 await mk.campaigns.single.schedule(*args, **kwargs)

@@ -6,6 +6,12 @@ from datetime import datetime
 from typing import Any
 
 import pytest
+from _docs import (
+    MASS_RESULTS_ERRORS_JSON,
+    MASS_RESULTS_ERRORS_XML,
+    MASS_RESULTS_OK_JSON,
+    MASS_RESULTS_OK_XML,
+)
 from _helpers import RESULTS, client, json_params, mock, reply, route, typed, xml_string, xmlrpc_params
 
 from mailkit_async import (
@@ -17,115 +23,6 @@ from mailkit_async import (
 )
 
 pytestmark = pytest.mark.anyio
-
-# The documented answers, as printed on the function's page.
-JSON_OK = {"error_status": 0, "status": "OK"}
-JSON_ERROR = {
-    "error_status": 1,
-    "status": "ERROR",
-    "results": [
-        {
-            "ID_SEND_MESSAGE": 0,
-            "ID_SEND": 0,
-            "ID_EMAIL": 0,
-            "DATE": "2020-09-07 14:24:13",
-            "EMAIL": "mail@mail.cz",
-            "ERROR_CODE": 4,
-            "INFO": "missing mailinglist_id",
-        }
-    ],
-}
-XML_OK = b"""<?xml version="1.0" encoding="utf-8"?>
-<methodResponse>
- <params>
-  <param>
-   <value>
-    <struct>
-     <member>
-      <name>status</name>
-      <value>
-       <string>OK</string>
-      </value>
-     </member>
-    </struct>
-   </value>
-  </param>
- </params>
-</methodResponse>
-"""
-XML_ERROR = b"""<?xml version="1.0" encoding="utf-8"?>
-<methodResponse>
- <params>
-  <param>
-   <value>
-    <struct>
-     <member>
-      <name>status</name>
-      <value>
-       <string>ERROR</string>
-      </value>
-     </member>
-     <member>
-      <name>results</name>
-      <value>
-       <array>
-        <data>
-         <value>
-          <struct>
-           <member>
-            <name>ERROR_CODE</name>
-            <value>
-             <i4>1</i4>
-            </value>
-           </member>
-\t\t\t\t\t <member>
-            <name>INFO</name>
-            <value>
-             <string>url return null</string>
-            </value>
-           </member>
-\t\t\t\t\t <member>
-            <name>DATE</name>
-            <value>
-             <string>2015-05-13 09:43:50</string>
-            </value>
-           </member>
-           <member>
-            <name>ID_EMAIL</name>
-            <value>
-             <i4>123456789</i4>
-            </value>
-           </member>
-\t\t\t\t\t <member>
-            <name>EMAIL</name>
-            <value>
-             <string>mail@mail.cz</string>
-            </value>
-           </member>
-           <member>
-            <name>ID_SEND</name>
-            <value>
-             <i4>12345</i4>
-            </value>
-           </member>
-\t\t\t\t\t <member>
-            <name>ID_SEND_MESSAGE</name>
-            <value>
-             <i4>123456789</i4>
-            </value>
-           </member>
-          </struct>
-         </value>
-        </data>
-       </array>
-      </value>
-     </member>
-    </struct>
-   </value>
-  </param>
- </params>
-</methodResponse>
-"""
 
 
 def xml_error_row(code_xml: str, extra: str = "") -> bytes:
@@ -158,7 +55,7 @@ def xml_error_row(code_xml: str, extra: str = "") -> bytes:
 )
 async def test_json_request(anyio_backend: str, kwargs: dict[str, Any], expected: dict[str, Any]) -> None:
     with mock() as router:
-        r = route(router, "json").mock(return_value=reply(JSON_OK))
+        r = route(router, "json").mock(return_value=reply(MASS_RESULTS_OK_JSON))
         async with client("json") as mk:
             await mk.sendmail_mass.results(55, **kwargs)
     assert typed(json_params(r.calls.last.request, RESULTS)) == typed(expected)
@@ -169,7 +66,7 @@ async def test_xmlrpc_request_order(
     anyio_backend: str, kwargs: dict[str, Any], expected: tuple[int, int]
 ) -> None:
     with mock() as router:
-        r = route(router, "xmlrpc").mock(return_value=reply(XML_OK))
+        r = route(router, "xmlrpc").mock(return_value=reply(MASS_RESULTS_OK_XML))
         async with client("xmlrpc") as mk:
             await mk.sendmail_mass.results(55, **kwargs)
     # (ID_send or 0, request_id): id_send comes first, as documented.
@@ -179,7 +76,9 @@ async def test_xmlrpc_request_order(
 # --- answers -------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("protocol", "answer"), [("json", JSON_OK), ("xmlrpc", XML_OK)])
+@pytest.mark.parametrize(
+    ("protocol", "answer"), [("json", MASS_RESULTS_OK_JSON), ("xmlrpc", MASS_RESULTS_OK_XML)]
+)
 async def test_documented_ok(anyio_backend: str, protocol: str, answer: object) -> None:
     with mock() as router:
         route(router, protocol).mock(return_value=reply(answer))
@@ -191,7 +90,7 @@ async def test_documented_ok(anyio_backend: str, protocol: str, answer: object) 
 
 async def test_json_documented_error_is_a_report_not_an_exception(anyio_backend: str) -> None:
     with mock() as router:
-        r = route(router, "json").mock(return_value=reply(JSON_ERROR))
+        r = route(router, "json").mock(return_value=reply(MASS_RESULTS_ERRORS_JSON))
         async with client("json") as mk:
             result = await mk.sendmail_mass.results(55)
     assert r.call_count == 1
@@ -216,7 +115,7 @@ async def test_json_documented_error_is_a_report_not_an_exception(anyio_backend:
 
 async def test_xmlrpc_documented_error(anyio_backend: str) -> None:
     with mock() as router:
-        route(router, "xmlrpc").mock(return_value=reply(XML_ERROR))
+        route(router, "xmlrpc").mock(return_value=reply(MASS_RESULTS_ERRORS_XML))
         async with client("xmlrpc") as mk:
             result = await mk.sendmail_mass.results(55, send_id=12345)
     assert result.ok is False
@@ -281,7 +180,10 @@ async def test_xmlrpc_unknown_code_unknown_members_and_i8(anyio_backend: str) ->
 
 @pytest.mark.parametrize("code", list(range(1, 9)))
 async def test_every_documented_code_is_known(anyio_backend: str, code: int) -> None:
-    answer = {**JSON_ERROR, "results": [{**JSON_ERROR["results"][0], "ERROR_CODE": code}]}  # type: ignore[dict-item]
+    answer = {
+        **MASS_RESULTS_ERRORS_JSON,
+        "results": [{**MASS_RESULTS_ERRORS_JSON["results"][0], "ERROR_CODE": code}],
+    }
     with mock() as router:
         route(router, "json").mock(return_value=reply(answer))
         async with client("json") as mk:
@@ -291,7 +193,7 @@ async def test_every_documented_code_is_known(anyio_backend: str, code: int) -> 
 
 async def test_ok_with_unknown_fields(anyio_backend: str) -> None:
     with mock() as router:
-        route(router, "json").mock(return_value=reply({**JSON_OK, "queued": 5, "meta": None}))
+        route(router, "json").mock(return_value=reply({**MASS_RESULTS_OK_JSON, "queued": 5, "meta": None}))
         async with client("json") as mk:
             result = await mk.sendmail_mass.results(55)
     assert result.ok

@@ -9,9 +9,21 @@ from typing import Any
 
 import msgspec
 import pytest
+from _docs import (
+    MASS_RESULTS_ERRORS_XML,
+    MASS_RESULTS_OK_XML,
+    RAW_BOUNCES_XML,
+    REVALIDATE_FAILED_XML,
+    REVALIDATE_OK_XML,
+    SCHEDULE_FAILED_XML,
+    SCHEDULE_OK_XML,
+    UNSUBSCRIBE_FAILED_XML,
+    UNSUBSCRIBE_OK_XML,
+)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from mailkit_async import Bounce
 from mailkit_async._codecs import _xmlrpc_wire as wire
 from mailkit_async._codecs._xmlrpc_wire import (
     XmlRpcFault,
@@ -22,333 +34,8 @@ from mailkit_async._codecs._xmlrpc_wire import (
 )
 
 # --------------------------------------------------------------------------------------------
-# The XML-RPC answers printed in the Mailkit documentation (../shared/mailkit-docs), verbatim.
+# The XML-RPC answers printed in the Mailkit documentation (verbatim in _docs) and their values.
 # --------------------------------------------------------------------------------------------
-
-# mailkit.campaigns.single.schedule.txt
-SCHEDULE_OK = b"""<?xml version="1.0" encoding="utf-8"?>
-<methodResponse>
- <params>
-  <param>
-   <value>
-    <string>OK, send_date: rrrr-mm-dd hh:mm:ss</string>
-   </value>
-  </param>
- </params>
-</methodResponse>
-"""
-
-SCHEDULE_FAILED = b"""<?xml version="1.0" encoding="utf-8"?>
-<methodResponse>
- <params>
-  <param>
-   <value>
-    <string>Missing send date of campaign</string>
-   </value>
-  </param>
- </params>
-</methodResponse>
-"""
-
-# mailkit.email.revalidate.txt
-REVALIDATE_OK = b"""<?xml version="1.0" encoding="utf-8"?>
-<methodResponse>
-  <params>
-    <param>
-      <value>
-        <string>example@example.cz</string>
-      </value>
-    </param>
-  </params>
-</methodResponse>
-"""
-
-REVALIDATE_FAILED = b"""<?xml version="1.0" encoding="utf-8"?>
-<methodResponse>
-  <params>
-    <param>
-      <value>
-        <string>example@example.cz is not unsubscribed</string>
-      </value>
-    </param>
-  </params>
-</methodResponse>
-"""
-
-# mailkit.email.unsubscribe.txt
-UNSUBSCRIBE_OK = b"""<?xml version="1.0" encoding="utf-8"?>
-<methodResponse>
-  <params>
-    <param>
-      <value>
-        <i4>282837490</i4>
-      </value>
-    </param>
-  </params>
-</methodResponse>
-"""
-
-UNSUBSCRIBE_FAILED = b"""<?xml version="1.0" encoding="utf-8"?>
-<methodResponse>
-  <params>
-    <param>
-      <value>
-        <string>Invalid ID_email or email</string>
-      </value>
-    </param>
-  </params>
-</methodResponse>
-"""
-
-# mailkit.report.raw.bounces.txt
-RAW_BOUNCES = b"""<?xml version="1.0" encoding="utf-8"?>
-<methodResponse>
- <params>
-  <param>
-   <value>
-    <array>
-     <data>
-      <value>
-       <struct>
-        <member>
-         <name>ID_MESSAGE</name>
-         <value>
-          <i4>12345</i4>
-         </value>
-        </member>
-        <member>
-         <name>TEXT_STATUS</name>
-         <value>
-          <string>smtp; 552 4.2.2 User has full mailbox.</string>
-         </value>
-        </member>
-        <member>
-         <name>STATUS</name>
-         <value>
-          <string>4.2.2</string>
-         </value>
-        </member>
-        <member>
-         <name>ID_EMAIL</name>
-         <value>
-          <i4>1234567890</i4>
-         </value>
-        </member>
-        <member>
-         <name>ID_SEND</name>
-         <value>
-          <i4>123456</i4>
-         </value>
-        </member>
-        <member>
-         <name>EMAIL</name>
-         <value>
-          <string>email@example.com</string>
-         </value>
-        </member>
-        <member>
-         <name>ID_SEND_MESSGE</name>
-         <value>
-          <i4>1234567890</i4>
-         </value>
-        </member>
-        <member>
-         <name>ID_USER_LIST</name>
-         <value>
-          <i4>12345</i4>
-         </value>
-        </member>
-        <member>
-         <name>REMOTE_MTA</name>
-         <value>
-          <string>dns; mx1.seznam.cz</string>
-         </value>
-        </member>
-        <member>
-         <name>ID_UNDELIVERED_LOG</name>
-         <value>
-          <i4>1</i4>
-         </value>
-        </member>
-        <member>
-         <name>RECIPIENT_STATUS</name>
-         <value>
-          <string>permanent</string>
-         </value>
-        </member>
-       </struct>
-      </value>
-      <value>
-       <struct>
-        <member>
-         <name>ID_MESSAGE</name>
-         <value>
-          <i4>12345</i4>
-         </value>
-        </member>
-        <member>
-         <name>TEXT_STATUS</name>
-         <value>
-          <string></string>
-         </value>
-        </member>
-        <member>
-         <name>STATUS</name>
-         <value>
-          <string>5.2.2</string>
-         </value>
-        </member>
-        <member>
-         <name>ID_EMAIL</name>
-         <value>
-          <i4>1234567891</i4>
-         </value>
-        </member>
-        <member>
-         <name>ID_SEND</name>
-         <value>
-          <i4>123456</i4>
-         </value>
-        </member>
-        <member>
-         <name>EMAIL</name>
-         <value>
-          <string>email1@example.com</string>
-         </value>
-        </member>
-        <member>
-         <name>ID_SEND_MESSGE</name>
-         <value>
-          <i4>1234567891</i4>
-         </value>
-        </member>
-        <member>
-         <name>ID_USER_LIST</name>
-         <value>
-          <i4>12345</i4>
-         </value>
-        </member>
-        <member>
-         <name>REMOTE_MTA</name>
-         <value>
-          <string></string>
-         </value>
-        </member>
-        <member>
-         <name>ID_UNDELIVERED_LOG</name>
-         <value>
-          <i4>2</i4>
-         </value>
-        </member>
-        <member>
-         <name>RECIPIENT_STATUS</name>
-         <value>
-          <string>temporary</string>
-         </value>
-        </member>
-       </struct>
-      </value>
-     </data>
-    </array>
-   </value>
-  </param>
- </params>
-</methodResponse>
-"""
-
-# mailkit.sendmail_mass.results.txt
-MASS_RESULTS_OK = b"""<?xml version="1.0" encoding="utf-8"?>
-<methodResponse>
- <params>
-  <param>
-   <value>
-    <struct>
-     <member>
-      <name>status</name>
-      <value>
-       <string>OK</string>
-      </value>
-     </member>
-    </struct>
-   </value>
-  </param>
- </params>
-</methodResponse>
-"""
-
-MASS_RESULTS_ERRORS = b"""<?xml version="1.0" encoding="utf-8"?>
-<methodResponse>
- <params>
-  <param>
-   <value>
-    <struct>
-     <member>
-      <name>status</name>
-      <value>
-       <string>ERROR</string>
-      </value>
-     </member>
-     <member>
-      <name>results</name>
-      <value>
-       <array>
-        <data>
-         <value>
-          <struct>
-           <member>
-            <name>ERROR_CODE</name>
-            <value>
-             <i4>1</i4>
-            </value>
-           </member>
-\t\t\t\t\t <member>
-            <name>INFO</name>
-            <value>
-             <string>url return null</string>
-            </value>
-           </member>
-\t\t\t\t\t <member>
-            <name>DATE</name>
-            <value>
-             <string>2015-05-13 09:43:50</string>
-            </value>
-           </member>
-           <member>
-            <name>ID_EMAIL</name>
-            <value>
-             <i4>123456789</i4>
-            </value>
-           </member>
-\t\t\t\t\t <member>
-            <name>EMAIL</name>
-            <value>
-             <string>mail@mail.cz</string>
-            </value>
-           </member>
-           <member>
-            <name>ID_SEND</name>
-            <value>
-             <i4>12345</i4>
-            </value>
-           </member>
-\t\t\t\t\t <member>
-            <name>ID_SEND_MESSAGE</name>
-            <value>
-             <i4>123456789</i4>
-            </value>
-           </member>
-          </struct>
-         </value>
-        </data>
-       </array>
-      </value>
-     </member>
-    </struct>
-   </value>
-  </param>
- </params>
-</methodResponse>
-"""
 
 # The request example of raw.bounces: a <methodCall>, which is not an answer.
 RAW_BOUNCES_CALL = b"""<?xml version="1.0"?>
@@ -392,16 +79,16 @@ BOUNCE_2 = {
 }
 
 DOC_EXAMPLES = [
-    (SCHEDULE_OK, "OK, send_date: rrrr-mm-dd hh:mm:ss"),
-    (SCHEDULE_FAILED, "Missing send date of campaign"),
-    (REVALIDATE_OK, "example@example.cz"),
-    (REVALIDATE_FAILED, "example@example.cz is not unsubscribed"),
-    (UNSUBSCRIBE_OK, 282837490),
-    (UNSUBSCRIBE_FAILED, "Invalid ID_email or email"),
-    (RAW_BOUNCES, [BOUNCE_1, BOUNCE_2]),
-    (MASS_RESULTS_OK, {"status": "OK"}),
+    (SCHEDULE_OK_XML, "OK, send_date: rrrr-mm-dd hh:mm:ss"),
+    (SCHEDULE_FAILED_XML, "Missing send date of campaign"),
+    (REVALIDATE_OK_XML, "example@example.cz"),
+    (REVALIDATE_FAILED_XML, "example@example.cz is not unsubscribed"),
+    (UNSUBSCRIBE_OK_XML, 282837490),
+    (UNSUBSCRIBE_FAILED_XML, "Invalid ID_email or email"),
+    (RAW_BOUNCES_XML, [BOUNCE_1, BOUNCE_2]),
+    (MASS_RESULTS_OK_XML, {"status": "OK"}),
     (
-        MASS_RESULTS_ERRORS,
+        MASS_RESULTS_ERRORS_XML,
         {
             "status": "ERROR",
             "results": [
@@ -418,22 +105,6 @@ DOC_EXAMPLES = [
         },
     ),
 ]
-
-
-class Bounce(msgspec.Struct, frozen=True, gc=False, kw_only=True):
-    """A copy of mailkit_async._models.Bounce (the shape the codec feeds)."""
-
-    message_id: int | None = msgspec.field(default=None, name="ID_MESSAGE")
-    text_status: str = msgspec.field(default="", name="TEXT_STATUS")
-    status: str = msgspec.field(default="", name="STATUS")
-    email_id: int | None = msgspec.field(default=None, name="ID_EMAIL")
-    send_id: int | None = msgspec.field(default=None, name="ID_SEND")
-    email: str = msgspec.field(default="", name="EMAIL")
-    send_message_id: int | None = msgspec.field(default=None, name="ID_SEND_MESSGE")
-    user_list_id: int | None = msgspec.field(default=None, name="ID_USER_LIST")
-    remote_mta: str = msgspec.field(default="", name="REMOTE_MTA")
-    undelivered_log_id: int = msgspec.field(name="ID_UNDELIVERED_LOG")
-    recipient_status: str = msgspec.field(default="", name="RECIPIENT_STATUS")
 
 
 # --------------------------------------------------------------------------------------------
@@ -517,7 +188,7 @@ def test_doc_examples_take_the_fast_path(body: bytes, expected: object) -> None:
 
 
 def test_doc_bounces_convert_to_structs() -> None:
-    records = loads_response(RAW_BOUNCES)
+    records = loads_response(RAW_BOUNCES_XML)
     bounces = msgspec.convert(records, list[Bounce], strict=False)
     assert bounces[0] == Bounce(
         message_id=12345,
@@ -541,9 +212,9 @@ def test_doc_request_example_is_not_a_response() -> None:
 
 
 def test_buffer_types_are_accepted() -> None:
-    assert loads_response(bytearray(UNSUBSCRIBE_OK)) == 282837490
-    assert loads_response(memoryview(RAW_BOUNCES)) == [BOUNCE_1, BOUNCE_2]
-    assert loads_response(memoryview(b"xx" + SCHEDULE_OK)[2:]) == "OK, send_date: rrrr-mm-dd hh:mm:ss"
+    assert loads_response(bytearray(UNSUBSCRIBE_OK_XML)) == 282837490
+    assert loads_response(memoryview(RAW_BOUNCES_XML)) == [BOUNCE_1, BOUNCE_2]
+    assert loads_response(memoryview(b"xx" + SCHEDULE_OK_XML)[2:]) == "OK, send_date: rrrr-mm-dd hh:mm:ss"
 
 
 # --------------------------------------------------------------------------------------------
@@ -662,7 +333,7 @@ def test_empty_params_is_an_empty_answer() -> None:
     ],
 )
 def test_xml_declarations_stay_on_the_fast_path(declaration: bytes) -> None:
-    body = declaration + b"\n" + UNSUBSCRIBE_FAILED.split(b"?>", 1)[1].lstrip()
+    body = declaration + b"\n" + UNSUBSCRIBE_FAILED_XML.split(b"?>", 1)[1].lstrip()
     assert wire._loads_fast(body, 64) == "Invalid ID_email or email"
     assert loads_both(body) == "Invalid ID_email or email"
 
@@ -1022,7 +693,7 @@ def test_invalid_utf8_is_refused(raw: bytes) -> None:
 
 
 def test_utf16_and_nul_bytes_are_refused() -> None:
-    text = UNSUBSCRIBE_OK.decode().replace("utf-8", "utf-16")
+    text = UNSUBSCRIBE_OK_XML.decode().replace("utf-8", "utf-16")
     assert "NUL" in refused(text.encode("utf-16"))
     refused(response(b"<value><string>a\x00b</string></value>"))
 
@@ -1038,7 +709,7 @@ def test_cdata_end_in_text_is_refused() -> None:
 
 @pytest.mark.parametrize("cut", [1, 10, 40, 100, 500, 1000, -30, -17, -1])
 def test_truncated_bodies_are_refused(cut: int) -> None:
-    refused(RAW_BOUNCES.rstrip()[:cut])
+    refused(RAW_BOUNCES_XML.rstrip()[:cut])
 
 
 @pytest.mark.parametrize(
@@ -1134,9 +805,9 @@ def test_two_params_are_refused() -> None:
 
 
 def test_junk_after_the_document_is_refused() -> None:
-    refused(SCHEDULE_OK + b"<x/>")
-    refused(SCHEDULE_OK + b"junk")
-    refused(b" " + SCHEDULE_OK)  # nothing may come before the XML declaration
+    refused(SCHEDULE_OK_XML + b"<x/>")
+    refused(SCHEDULE_OK_XML + b"junk")
+    refused(b" " + SCHEDULE_OK_XML)  # nothing may come before the XML declaration
 
 
 # --------------------------------------------------------------------------------------------
