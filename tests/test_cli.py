@@ -235,3 +235,20 @@ def test_ctrl_c_keeps_what_was_reported_and_resumes(
     emulator.faults.clear()
     assert export(server, "jsonl", out, "--resume") == 0
     assert read_ids("jsonl", out) == expected
+
+
+def test_progress_bar_draws_on_a_terminal_only(capsys: pytest.CaptureFixture[str]) -> None:
+    from mailkit_async.cli._progress import Progress
+
+    shown = Progress(total=200, enabled=True)
+    shown.advance(50, last_id=77)
+    shown.finish()
+    err = capsys.readouterr().err
+    assert err.startswith("\r[") and "25.0%" in err and "50/200" in err and "last id 77" in err
+    assert err.endswith("\n")
+
+    hidden = Progress(total=200, enabled=False)
+    hidden.advance(50, last_id=77)
+    hidden.finish()
+    assert capsys.readouterr().err == ""
+    assert hidden.count == 50
