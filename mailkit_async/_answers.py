@@ -16,6 +16,7 @@ from ._exceptions import APIError, AuthenticationError, ResponseDecodeError
 
 __all__ = [
     "api_error",
+    "short",
     "check_auth_text",
     "error_status",
     "expect_mapping",
@@ -25,19 +26,30 @@ __all__ = [
 ]
 
 _AUTH_TEXTS = ("unauthorized", "disallowed ip")
+# Error messages end up in logs: a hostile answer must not blow them up to megabytes.
+_MAX_TEXT = 500
+
+
+def short(value: object, limit: int = 60) -> str:
+    """`repr(value)`, cut to `limit` characters, for quoting an answer's value in a message."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 3]}..."
 
 
 def api_error(function: str, text: str) -> APIError:
     """The right `APIError` subclass for a refusal text."""
-    if text.strip().lower().startswith(_AUTH_TEXTS):
-        return AuthenticationError(function, text.strip())
-    return APIError(function, text.strip() or "the service refused the call without a reason")
+    text = text.strip()
+    if len(text) > _MAX_TEXT:
+        text = f"{text[: _MAX_TEXT - 3]}..."
+    if text.lower().startswith(_AUTH_TEXTS):
+        return AuthenticationError(function, text)
+    return APIError(function, text or "the service refused the call without a reason")
 
 
 def check_auth_text(function: str, value: object) -> None:
     """Raise `AuthenticationError` if an XML-RPC answer is the service's plain-string auth refusal."""
     if isinstance(value, str) and value.strip().lower().startswith(_AUTH_TEXTS):
-        raise AuthenticationError(function, value.strip())
+        raise api_error(function, value)
 
 
 def error_status(value: Mapping[str, object]) -> int:
@@ -70,11 +82,11 @@ def optional_id(function: str, raw: object) -> int | None:
     if raw is None or raw == "":
         return None
     if isinstance(raw, bool):
-        raise ResponseDecodeError(function, f"expected an ID, got {raw!r}", excerpt=repr(raw))
+        raise ResponseDecodeError(function, f"expected an ID, got {short(raw)}", excerpt=repr(raw))
     try:
         number = int(raw) if isinstance(raw, (int, str, float)) else int(str(raw))
     except (TypeError, ValueError):
-        raise ResponseDecodeError(function, f"expected an ID, got {raw!r}", excerpt=repr(raw)[:200]) from None
+        raise ResponseDecodeError(function, f"expected an ID, got {short(raw)}", excerpt=repr(raw)) from None
     return number or None
 
 
@@ -83,4 +95,4 @@ def parse_timestamp(function: str, text: str) -> datetime:
     try:
         return datetime.strptime(text.strip(), "%Y-%m-%d %H:%M:%S")
     except ValueError:
-        raise ResponseDecodeError(function, f"unexpected timestamp {text!r}", excerpt=text[:200]) from None
+        raise ResponseDecodeError(function, f"unexpected timestamp {short(text)}", excerpt=text) from None

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Final, Literal
 
-from .._answers import api_error, check_auth_text, error_status, expect_mapping
+from .._answers import api_error, check_auth_text, error_status, expect_mapping, short
 from .._exceptions import APIError, InvalidParameterError, ResponseDecodeError
 from .._models import ScheduleResult
 from .._request import Request
@@ -202,4 +202,4 @@ def _parse_ok(text: str) -> ScheduleResult | None:
             continue
         zone = (match["zone"] or "").strip() or None
         return ScheduleResult(send_date=when, time_zone=zone, message=text.strip())
-    raise ResponseDecodeError(SCHEDULE, f"unexpected send_date {date!r}", excerpt=text)
+    raise ResponseDecodeError(SCHEDULE, f"unexpected send_date {short(date)}", excerpt=text)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import partial
 from typing import TYPE_CHECKING, Final
 
-from .._answers import api_error, check_auth_text, error_status, expect_mapping, optional_id
+from .._answers import api_error, check_auth_text, error_status, expect_mapping, optional_id, short
 from .._exceptions import InvalidParameterError, NotUnsubscribedError, ResponseDecodeError
 from .._models import Revalidation, Unsubscription
 from .._request import Request
@@ -179,5 +179,5 @@ def _parse_unsubscribe(protocol: str, value: object, *, target: str | int) -> Un
     else:
         email_id = optional_id(UNSUBSCRIBE, raw_id)
     if status not in ("1", "2"):
-        raise ResponseDecodeError(UNSUBSCRIBE, f"unexpected status {status!r}", excerpt=repr(value)[:200])
+        raise ResponseDecodeError(UNSUBSCRIBE, f"unexpected status {short(status)}", excerpt=repr(value))
     return Unsubscription(email_id=email_id, email=email, already_unsubscribed=status == "2")
