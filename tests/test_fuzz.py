@@ -3,8 +3,9 @@
 Whatever the service (or something in front of it) answers, only a valid result or a
 `MailkitError` subclass comes out: never another exception, never a hang. Bodies are arbitrary
 bytes, byte-level mutations (flips, truncation, insertion, duplication, deletion, hostile tokens)
-of every answer the documentation prints, and structured values (`st.recursive`) in the shape of
-each function's answer, odd types included. The examples run are counted and printed (``-s``).
+of every answer the documentation prints (tests/_docs.py), and structured values (`st.recursive`)
+in the shape of each function's answer, odd types included. The examples run are counted and
+printed (``-s``).
 
 Hypothesis is derandomized and keeps no example database: every run, here and in CI, is the same.
 """
@@ -17,6 +18,7 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
+import _docs as docs
 import anyio
 import httpx
 import pytest
@@ -38,6 +40,7 @@ from mailkit_async._codecs._xmlrpc import XMLRPC_CODEC
 pytestmark = pytest.mark.anyio
 
 EXAMPLES: Counter[str] = Counter()
+OUTCOMES: Counter[str] = Counter()  # of the typed calls made end to end
 
 FUZZ = settings(
     deadline=None,
@@ -56,416 +59,41 @@ FUZZ = settings(
 def _count_examples() -> Iterator[None]:
     yield
     print(f"\nfuzz: {sum(EXAMPLES.values())} examples run: {dict(sorted(EXAMPLES.items()))}")
+    print(f"fuzz: {sum(OUTCOMES.values())} typed calls made end to end: {dict(OUTCOMES.most_common())}")
 
 
-# --- the documented answers, verbatim (../shared/mailkit-docs/) ---------------------------------------
-
-SCHEDULE_OK_XML = b"""<?xml version="1.0" encoding="utf-8"?>
-<methodResponse>
- <params>
-  <param>
-   <value>
-    <string>OK, send_date: rrrr-mm-dd hh:mm:ss</string>
-   </value>
-  </param>
- </params>
-</methodResponse>
-"""
-
-SCHEDULE_FAILED_XML = b"""<?xml version="1.0" encoding="utf-8"?>
-<methodResponse>
- <params>
-  <param>
-   <value>
-    <string>Missing send date of campaign</string>
-   </value>
-  </param>
- </params>
-</methodResponse>
-"""
-
-REVALIDATE_OK_XML = b"""<?xml version="1.0" encoding="utf-8"?>
-<methodResponse>
-  <params>
-    <param>
-      <value>
-        <string>example@example.cz</string>
-      </value>
-    </param>
-  </params>
-</methodResponse>
-"""
-
-REVALIDATE_NOT_UNSUBSCRIBED_XML = b"""<?xml version="1.0" encoding="utf-8"?>
-<methodResponse>
-  <params>
-    <param>
-      <value>
-        <string>example@example.cz is not unsubscribed</string>
-      </value>
-    </param>
-  </params>
-</methodResponse>
-"""
-
-UNSUBSCRIBE_OK_XML = b"""<?xml version="1.0" encoding="utf-8"?>
-<methodResponse>
-  <params>
-    <param>
-      <value>
-        <i4>282837490</i4>
-      </value>
-    </param>
-  </params>
-</methodResponse>
-"""
-
-UNSUBSCRIBE_FAILED_XML = b"""<?xml version="1.0" encoding="utf-8"?>
-<methodResponse>
-  <params>
-    <param>
-      <value>
-        <string>Invalid ID_email or email</string>
-      </value>
-    </param>
-  </params>
-</methodResponse>
-"""
-
-BOUNCES_PAGE_XML = b"""<?xml version="1.0" encoding="utf-8"?>
-<methodResponse>
- <params>
-  <param>
-   <value>
-    <array>
-     <data>
-      <value>
-       <struct>
-        <member>
-         <name>ID_MESSAGE</name>
-         <value>
-          <i4>12345</i4>
-         </value>
-        </member>
-        <member>
-         <name>TEXT_STATUS</name>
-         <value>
-          <string>smtp; 552 4.2.2 User has full mailbox.</string>
-         </value>
-        </member>
-        <member>
-         <name>STATUS</name>
-         <value>
-          <string>4.2.2</string>
-         </value>
-        </member>
-        <member>
-         <name>ID_EMAIL</name>
-         <value>
-          <i4>1234567890</i4>
-         </value>
-        </member>
-        <member>
-         <name>ID_SEND</name>
-         <value>
-          <i4>123456</i4>
-         </value>
-        </member>
-        <member>
-         <name>EMAIL</name>
-         <value>
-          <string>email@example.com</string>
-         </value>
-        </member>
-        <member>
-         <name>ID_SEND_MESSGE</name>
-         <value>
-          <i4>1234567890</i4>
-         </value>
-        </member>
-        <member>
-         <name>ID_USER_LIST</name>
-         <value>
-          <i4>12345</i4>
-         </value>
-        </member>
-        <member>
-         <name>REMOTE_MTA</name>
-         <value>
-          <string>dns; mx1.seznam.cz</string>
-         </value>
-        </member>
-        <member>
-         <name>ID_UNDELIVERED_LOG</name>
-         <value>
-          <i4>1</i4>
-         </value>
-        </member>
-        <member>
-         <name>RECIPIENT_STATUS</name>
-         <value>
-          <string>permanent</string>
-         </value>
-        </member>
-       </struct>
-      </value>
-      <value>
-       <struct>
-        <member>
-         <name>ID_MESSAGE</name>
-         <value>
-          <i4>12345</i4>
-         </value>
-        </member>
-        <member>
-         <name>TEXT_STATUS</name>
-         <value>
-          <string></string>
-         </value>
-        </member>
-        <member>
-         <name>STATUS</name>
-         <value>
-          <string>5.2.2</string>
-         </value>
-        </member>
-        <member>
-         <name>ID_EMAIL</name>
-         <value>
-          <i4>1234567891</i4>
-         </value>
-        </member>
-        <member>
-         <name>ID_SEND</name>
-         <value>
-          <i4>123456</i4>
-         </value>
-        </member>
-        <member>
-         <name>EMAIL</name>
-         <value>
-          <string>email1@example.com</string>
-         </value>
-        </member>
-        <member>
-         <name>ID_SEND_MESSGE</name>
-         <value>
-          <i4>1234567891</i4>
-         </value>
-        </member>
-        <member>
-         <name>ID_USER_LIST</name>
-         <value>
-          <i4>12345</i4>
-         </value>
-        </member>
-        <member>
-         <name>REMOTE_MTA</name>
-         <value>
-          <string></string>
-         </value>
-        </member>
-        <member>
-         <name>ID_UNDELIVERED_LOG</name>
-         <value>
-          <i4>2</i4>
-         </value>
-        </member>
-        <member>
-         <name>RECIPIENT_STATUS</name>
-         <value>
-          <string>temporary</string>
-         </value>
-        </member>
-       </struct>
-      </value>
-     </data>
-    </array>
-   </value>
-  </param>
- </params>
-</methodResponse>
-"""
-
-RESULTS_OK_XML = b"""<?xml version="1.0" encoding="utf-8"?>
-<methodResponse>
- <params>
-  <param>
-   <value>
-    <struct>
-     <member>
-      <name>status</name>
-      <value>
-       <string>OK</string>
-      </value>
-     </member>
-    </struct>
-   </value>
-  </param>
- </params>
-</methodResponse>
-"""
-
-RESULTS_ERRORS_XML = b"""<?xml version="1.0" encoding="utf-8"?>
-<methodResponse>
- <params>
-  <param>
-   <value>
-    <struct>
-     <member>
-      <name>status</name>
-      <value>
-       <string>ERROR</string>
-      </value>
-     </member>
-     <member>
-      <name>results</name>
-      <value>
-       <array>
-        <data>
-         <value>
-          <struct>
-           <member>
-            <name>ERROR_CODE</name>
-            <value>
-             <i4>1</i4>
-            </value>
-           </member>
-\t\t\t\t\t <member>
-            <name>INFO</name>
-            <value>
-             <string>url return null</string>
-            </value>
-           </member>
-\t\t\t\t\t <member>
-            <name>DATE</name>
-            <value>
-             <string>2015-05-13 09:43:50</string>
-            </value>
-           </member>
-           <member>
-            <name>ID_EMAIL</name>
-            <value>
-             <i4>123456789</i4>
-            </value>
-           </member>
-\t\t\t\t\t <member>
-            <name>EMAIL</name>
-            <value>
-             <string>mail@mail.cz</string>
-            </value>
-           </member>
-           <member>
-            <name>ID_SEND</name>
-            <value>
-             <i4>12345</i4>
-            </value>
-           </member>
-\t\t\t\t\t <member>
-            <name>ID_SEND_MESSAGE</name>
-            <value>
-             <i4>123456789</i4>
-            </value>
-           </member>
-          </struct>
-         </value>
-        </data>
-       </array>
-      </value>
-     </member>
-    </struct>
-   </value>
-  </param>
- </params>
-</methodResponse>
-"""
+# --- the documented answers (tests/_docs.py), the seeds of the mutations -----------------------------
 
 FAULT_XML = xmlrpc.client.dumps(xmlrpc.client.Fault(-32601, "Unknown function"), methodresponse=True).encode()
 
 XML_ANSWERS: list[bytes] = [
-    SCHEDULE_OK_XML,
-    SCHEDULE_OK_XML.replace(b"rrrr-mm-dd hh:mm:ss", b"2022-05-13 12:45:00"),
-    SCHEDULE_FAILED_XML,
-    REVALIDATE_OK_XML,
-    REVALIDATE_NOT_UNSUBSCRIBED_XML,
-    UNSUBSCRIBE_OK_XML,
-    UNSUBSCRIBE_FAILED_XML,
-    BOUNCES_PAGE_XML,
-    RESULTS_OK_XML,
-    RESULTS_ERRORS_XML,
+    docs.SCHEDULE_OK_XML,
+    docs.SCHEDULE_OK_XML.replace(b"rrrr-mm-dd hh:mm:ss", b"2022-05-13 12:45:00"),
+    docs.SCHEDULE_FAILED_XML,
+    docs.REVALIDATE_OK_XML,
+    docs.REVALIDATE_FAILED_XML,
+    docs.UNSUBSCRIBE_OK_XML,
+    docs.UNSUBSCRIBE_FAILED_XML,
+    docs.RAW_BOUNCES_XML,
+    docs.MASS_RESULTS_OK_XML,
+    docs.MASS_RESULTS_ERRORS_XML,
     FAULT_XML,
     xmlrpc.client.dumps(("Unauthorized",), methodresponse=True).encode(),
     b'<?xml version="1.0" encoding="utf-8"?>\n<methodResponse><params/></methodResponse>\n',
 ]
 
-BOUNCE_RECORDS: list[dict[str, Any]] = [
-    {
-        "ID_MESSAGE": "12345",
-        "TEXT_STATUS": "X-Postfix; Mailbox is full",
-        "STATUS": "5.2.2",
-        "ID_EMAIL": "1234567890",
-        "ID_SEND": "123456",
-        "EMAIL": "email@example.com",
-        "ID_SEND_MESSGE": "1234567890",
-        "ID_USER_LIST": "12345",
-        "REMOTE_MTA": "",
-        "ID_UNDELIVERED_LOG": "1",
-        "RECIPIENT_STATUS": "permanent",
-    },
-    {
-        "ID_MESSAGE": "12345",
-        "TEXT_STATUS": "X-Postfix; Mailbox is full",
-        "STATUS": "5.2.2",
-        "ID_EMAIL": "1234567891",
-        "ID_SEND": "123456",
-        "EMAIL": "email1@example.com",
-        "ID_SEND_MESSGE": "1234567891",
-        "ID_USER_LIST": "12345",
-        "REMOTE_MTA": "",
-        "ID_UNDELIVERED_LOG": "2",
-        "RECIPIENT_STATUS": "temporary",
-    },
-]
+BOUNCE_RECORDS: list[dict[str, Any]] = docs.RAW_BOUNCES_JSON
 
 JSON_OBJECTS: list[dict[str, Any]] = [
-    {"error": "OK, send_date: 2022-05-13 12:45:00 (Europe/Prague)", "error_status": 0},
-    {"error": "Missing send date of campaign", "error_status": 1},
-    {
-        "email": "email@example.com",
-        "error_status": 0,
-        "ID_email": "123456789",
-        "error": "Sent subscribe email",
-    },
-    {
-        "email": "email@example.com",
-        "error_status": 0,
-        "ID_email": "123456789",
-        "error": "Email has been revalidated",
-    },
-    {
-        "error_status": 0,
-        "ID_email": "123456789",
-        "error": "Email is not unsubscribed",
-        "email": "sample@samplemail.com",
-    },
-    {"error_status": "0", "ID_email": "123456789", "status": "1"},
-    {"error_status": 1, "error": "Missing ID_email or email"},
-    {"error_status": 0, "status": "OK"},
-    {
-        "error_status": 1,
-        "status": "ERROR",
-        "results": [
-            {
-                "ID_SEND_MESSAGE": 0,
-                "ID_SEND": 0,
-                "ID_EMAIL": 0,
-                "DATE": "2020-09-07 14:24:13",
-                "EMAIL": "mail@mail.cz",
-                "ERROR_CODE": 4,
-                "INFO": "missing mailinglist_id",
-            }
-        ],
-    },
+    docs.SCHEDULE_OK_JSON,
+    docs.SCHEDULE_FAILED_JSON,
+    docs.REVALIDATE_OK_JSON,
+    {**docs.REVALIDATE_OK_JSON, "error": "Email has been revalidated"},  # the page's other success text
+    docs.REVALIDATE_FAILED_JSON,
+    docs.UNSUBSCRIBE_OK_JSON,
+    docs.UNSUBSCRIBE_FAILED_JSON,
+    docs.MASS_RESULTS_OK_JSON,
+    docs.MASS_RESULTS_ERRORS_JSON,
     {"error_status": 1, "error": "Unauthorized"},
     {"error_status": "1", "error": "Disallowed IP 10.0.0.1"},
 ]
@@ -491,7 +119,7 @@ def test_the_corpus_is_what_the_calls_accept() -> None:
             assert body == FAULT_XML
     for body in JSON_ANSWERS:
         JSON_CODEC.decode(SCHEDULE, body)
-    assert len(XMLRPC_CODEC.decode_bounces(BOUNCES, BOUNCES_PAGE_XML)) == 2  # type: ignore[arg-type]
+    assert len(XMLRPC_CODEC.decode_bounces(BOUNCES, docs.RAW_BOUNCES_XML)) == 2  # type: ignore[arg-type]
     assert len(JSON_CODEC.decode_bounces(BOUNCES, JSON_ANSWERS[-4])) == 2  # type: ignore[arg-type]
 
 
@@ -698,6 +326,7 @@ async def every_call(protocol: str, body: bytes) -> Counter[str]:
             if name == "bounces":
                 assert all(type(record) is Bounce for record in result)
             outcomes["ok"] += 1
+    OUTCOMES.update(outcomes)
     return outcomes
 
 
