@@ -17,7 +17,7 @@ from ._exceptions import InvalidParameterError, MailkitError
 from ._request import Request
 from ._retry import RetryPolicy
 from ._secrets import MASK, redact, redact_error
-from ._transport import DEFAULT_MAX_RESPONSE_BYTES, Transport
+from ._transport import DEFAULT_MAX_RESPONSE_BYTES, Answer, Transport
 from ._version import __version__
 
 if TYPE_CHECKING:
@@ -142,21 +142,23 @@ class Mailkit:
         The one place errors leave the client: each is scrubbed of `client_md5` here, whichever
         layer raised it (a service may quote the credentials back in a refusal).
         """
+        attempts = 0
         try:
-            value = self._codec.decode(request.function, await self._send(request))
-            return interpret(value)
+            body, attempts = await self._send(request)
+            return interpret(self._codec.decode(request.function, body))
         except MailkitError as error:
-            raise redact_error(error, self._client_md5) from None
+            raise _settled(error, attempts, self._client_md5) from None
 
     async def _execute_bounces(self, request: Request, interpret: Callable[[object], T]) -> T:
         """As `_execute`, but a raw.bounces page decodes straight into `Bounce` structs."""
+        attempts = 0
         try:
-            value = self._codec.decode_bounces(request.function, await self._send(request))
-            return interpret(value)
+            body, attempts = await self._send(request)
+            return interpret(self._codec.decode_bounces(request.function, body))
         except MailkitError as error:
-            raise redact_error(error, self._client_md5) from None
+            raise _settled(error, attempts, self._client_md5) from None
 
-    async def _send(self, request: Request) -> bytearray:
+    async def _send(self, request: Request) -> Answer:
         if log.isEnabledFor(logging.DEBUG):
             params = request.json_params if self.protocol == "json" else request.xmlrpc_params
             text = f"call {request.function} over {self.protocol}: id={self._client_id} md5={MASK} {params!r}"
@@ -169,6 +171,13 @@ class Mailkit:
             function=request.function,
             idempotent=request.idempotent,
         )
+
+
+def _settled(error: MailkitError, attempts: int, secret: str) -> MailkitError:
+    """An error ready to leave: scrubbed of the secret, with the attempts of a decoded answer."""
+    if attempts:  # the answer came back and was refused or undecodable
+        error.attempts = attempts
+    return redact_error(error, secret)
 
 
 def _timeout(value: float | httpx.Timeout | None) -> httpx.Timeout | None:

@@ -29,9 +29,14 @@ class MailkitError(Exception):
         self.function = function
         #: Set on errors out of the bounce stream: resume with `after_id=cursor`, nothing is lost.
         self.cursor: int | None = None
+        #: How many times the call's request was sent (0: never). Above 1, an earlier attempt whose
+        #: answer was lost may already have done the work (see `NotUnsubscribedError`).
+        self.attempts = 0
 
     def __str__(self) -> str:
         text = f"{self.function}: {self.message}" if self.function else self.message
+        if self.attempts > 1:
+            text = f"{text} (after {self.attempts} attempts)"
         return text if self.cursor is None else f"{text} (resume with after_id={self.cursor})"
 
 
@@ -52,7 +57,11 @@ class AuthenticationError(APIError):
 
 
 class NotUnsubscribedError(APIError):
-    """`email.revalidate` of an address that is not unsubscribed, so there is nothing to revalidate."""
+    """`email.revalidate` of an address that is not unsubscribed, so there is nothing to revalidate.
+
+    With `attempts > 1` the call was re-sent after a fault, and the lost first attempt may be the one
+    that revalidated the address: the address is subscribed either way.
+    """
 
 
 class PaginationError(MailkitError):

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Final
+from collections.abc import Awaitable
+from typing import Final, NamedTuple
 
 import anyio
 import httpx
 
 from ._exceptions import (
     APIError,
+    MailkitError,
     RateLimitError,
     ResponseDecodeError,
     ServerError,
@@ -23,7 +25,7 @@ from ._exceptions import (
 )
 from ._retry import RetryBudget, RetryPolicy, parse_retry_after, run_with_retries
 
-__all__ = ["DEFAULT_MAX_RESPONSE_BYTES", "DEFAULT_TIMEOUT", "Transport"]
+__all__ = ["DEFAULT_MAX_RESPONSE_BYTES", "DEFAULT_TIMEOUT", "Answer", "Transport"]
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +36,13 @@ DEFAULT_MAX_RESPONSE_BYTES: Final = 128 * 1024 * 1024
 
 # Faults where the request cannot have reached the service, so even a harmful call may be re-sent.
 _NOT_SENT: Final = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
+class Answer(NamedTuple):
+    """A whole answer body, and how many times the request was sent to get it."""
+
+    body: bytearray
+    attempts: int
 
 
 class Transport:
@@ -69,21 +78,37 @@ class Transport:
 
     async def post(
         self, path: str, body: bytes, *, content_type: str, function: str, idempotent: bool
-    ) -> bytearray:
-        """The answer's body, after retries; raises a `MailkitError` subclass on failure."""
+    ) -> Answer:
+        """The answer's body, after retries; raises a `MailkitError` subclass on failure.
+
+        Every outcome carries how many times the request was sent (`attempts`).
+        """
         url = self.base_url + path
         headers = {"Content-Type": content_type, "User-Agent": self._user_agent}
+        sent = 0
 
         async def attempt() -> bytearray:
+            nonlocal sent
+            sent += 1
             return await self._attempt(url, body, headers, function)
 
-        retried = run_with_retries(
-            attempt,
-            policy=self.policy,
-            budget=self._budget,
-            idempotent=idempotent,
-            function=function,
-        )
+        try:
+            data = await self._with_deadline(
+                run_with_retries(
+                    attempt,
+                    policy=self.policy,
+                    budget=self._budget,
+                    idempotent=idempotent,
+                    function=function,
+                ),
+                function,
+            )
+        except MailkitError as error:
+            error.attempts = sent
+            raise
+        return Answer(data, sent)
+
+    async def _with_deadline(self, retried: Awaitable[bytearray], function: str) -> bytearray:
         if self.policy.deadline is None:
             return await retried
         try:

@@ -20,7 +20,9 @@ import mailkit_async._retry as retry_module
 from mailkit_async import (
     InvalidParameterError,
     Mailkit,
+    NotUnsubscribedError,
     RateLimitError,
+    ResponseDecodeError,
     RetryPolicy,
     ServerError,
     TransportError,
@@ -140,6 +142,8 @@ async def test_idempotent_calls_retry_every_transient_fault(
                 await invoke(mk)
     assert r.call_count == 3
     check_error(info.value, fault, function)
+    assert info.value.attempts == 3
+    assert "(after 3 attempts)" in str(info.value)
 
 
 @pytest.mark.parametrize("fault_name", list(FAULTS))
@@ -156,6 +160,7 @@ async def test_harmful_calls_are_resent_only_when_the_request_never_reached_the_
                 await invoke(mk)
     assert r.call_count == (3 if fault.never_reached else 1)
     check_error(info.value, fault, function)
+    assert info.value.attempts == r.call_count
 
 
 @pytest.mark.parametrize(
@@ -250,6 +255,84 @@ async def test_concurrent_calls_keep_separate_retry_state(anyio_backend: str) ->
                     tg.start_soon(one, i)
     assert results == {i: i for i in range(1, 11)}
     assert seen == {i: 3 for i in range(1, 11)}
+
+
+# --- how many attempts an error reports ----------------------------------------------------------
+
+
+async def test_a_refusal_after_a_retry_says_how_many_attempts_it_took(anyio_backend: str) -> None:
+    refusal = reply({"error_status": 1, "error": "Invalid ID_email"})
+    with mock() as router:
+        r = route(router, "json").mock(side_effect=sequence(FAULTS["500"].make, lambda request: refusal))
+        async with client("json", retry=RetryPolicy(attempts=4, backoff=0)) as mk:
+            with pytest.raises(APIError) as info:
+                await mk.email.unsubscribe(5)
+    assert r.call_count == 2
+    assert info.value.attempts == 2
+    assert str(info.value) == "mailkit.email.unsubscribe: Invalid ID_email (after 2 attempts)"
+
+
+@pytest.mark.parametrize("protocol", ["json", "xmlrpc"])
+async def test_revalidate_resent_after_a_lost_answer_flags_the_not_unsubscribed_error(
+    anyio_backend: str, protocol: str
+) -> None:
+    """The first attempt may have revalidated the address; the re-send then finds nothing to do.
+
+    `attempts` is how users tell that apart from a plain "not unsubscribed" (see README).
+    """
+    if protocol == "json":
+        answer = reply({"error_status": 0, "error": "Email is not unsubscribed"})
+    else:
+        answer = httpx.Response(
+            200,
+            content=b"<?xml version='1.0'?><methodResponse><params><param><value><string>"
+            b"a@b.cz is not unsubscribed</string></value></param></params></methodResponse>",
+        )
+    with mock() as router:
+        r = route(router, protocol).mock(
+            side_effect=sequence(FAULTS["read-error"].make, lambda request: answer)
+        )
+        async with client(protocol, retry=RetryPolicy(attempts=4, backoff=0)) as mk:
+            with pytest.raises(NotUnsubscribedError) as resent:
+                await mk.email.revalidate("a@b.cz", agreement=True)
+            with pytest.raises(NotUnsubscribedError) as plain:
+                await mk.email.revalidate("a@b.cz", agreement=True)
+    assert r.call_count == 3
+    assert resent.value.attempts == 2
+    assert plain.value.attempts == 1
+    assert "attempts" not in str(plain.value)
+
+
+async def test_an_undecodable_first_answer_is_one_attempt(anyio_backend: str) -> None:
+    with mock() as router:
+        route(router, "json").mock(return_value=httpx.Response(200, text="<html>oops</html>"))
+        async with client("json", retry=RetryPolicy(attempts=4, backoff=0)) as mk:
+            with pytest.raises(ResponseDecodeError) as info:
+                await mk.email.unsubscribe(5)
+    assert info.value.attempts == 1
+    assert "attempts" not in str(info.value)
+
+
+async def test_an_argument_refused_before_sending_is_zero_attempts(anyio_backend: str) -> None:
+    with mock() as router:
+        r = route(router, "json").mock(side_effect=ok)
+        async with client("json") as mk:
+            with pytest.raises(InvalidParameterError) as info:
+                await mk.email.unsubscribe("")
+    assert r.call_count == 0
+    assert info.value.attempts == 0
+
+
+async def test_a_stream_error_reports_the_attempts_of_its_page(anyio_backend: str) -> None:
+    with mock() as router:
+        route(router, "json").mock(side_effect=FAULTS["500"].make)
+        async with client("json", retry=RetryPolicy(attempts=2, backoff=0)) as mk:
+            with pytest.raises(ServerError) as info:
+                async for _ in mk.report.raw.bounces(after_id=10):
+                    pass
+    assert info.value.attempts == 2
+    assert info.value.cursor == 10
+    assert str(info.value).endswith("(after 2 attempts) (resume with after_id=10)")
 
 
 # --- how long it waits ---------------------------------------------------------------------------
@@ -521,6 +604,7 @@ async def test_deadline_ends_a_call_to_a_server_that_never_answers(anyio_backend
     assert time.monotonic() - started < 3
     assert info.value.timed_out is True
     assert len(calls) == 1
+    assert info.value.attempts == 1
 
 
 async def test_deadline_covers_the_waits_between_attempts(anyio_backend: str) -> None:
