@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from types import FrameType, TracebackType
+from types import TracebackType
 from typing import IO, TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
@@ -65,17 +64,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     emulator = build_emulator(args.records, delay=args.delay, cache_mib=args.cache_mib)
     server = emulator.serve("127.0.0.1", 0)
 
-    def stop(signum: int, frame: FrameType | None) -> None:
-        server.close()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
     print(f"{_READY_PREFIX}{server.url}", flush=True)
-    try:
-        while not server.wait(0.5):
-            pass
-    finally:
-        server.close()
+    server.serve_until_signalled()
     return 0
 
 

@@ -136,27 +136,24 @@ class Mailkit:
             request = Request(function, {}, tuple(parameters), idempotent)
         return await self._execute(request, partial(_raw_answer, function))
 
-    async def _execute(self, request: Request, interpret: Callable[[object], T]) -> T:
+    async def _execute(
+        self, request: Request, interpret: Callable[[object], T], *, bounces: bool = False
+    ) -> T:
         """Send `request`, decode the answer and let the resource `interpret` it.
 
         The one place errors leave the client: each is scrubbed of `client_md5` here, whichever
-        layer raised it (a service may quote the credentials back in a refusal).
+        layer raised it (a service may quote the credentials back in a refusal). A raw.bounces
+        page (`bounces=True`) decodes straight into `Bounce` structs.
         """
         attempts = 0
         try:
             body, attempts = await self._send(request)
-            return interpret(self._codec.decode(request.function, body))
+            decode = self._codec.decode_bounces if bounces else self._codec.decode
+            return interpret(decode(request.function, body))
         except MailkitError as error:
-            raise _settled(error, attempts, self._client_md5) from None
-
-    async def _execute_bounces(self, request: Request, interpret: Callable[[object], T]) -> T:
-        """As `_execute`, but a raw.bounces page decodes straight into `Bounce` structs."""
-        attempts = 0
-        try:
-            body, attempts = await self._send(request)
-            return interpret(self._codec.decode_bounces(request.function, body))
-        except MailkitError as error:
-            raise _settled(error, attempts, self._client_md5) from None
+            if attempts:  # the answer came back and was refused or undecodable
+                error.attempts = attempts
+            raise redact_error(error, self._client_md5) from None
 
     async def _send(self, request: Request) -> Answer:
         if log.isEnabledFor(logging.DEBUG):
@@ -171,13 +168,6 @@ class Mailkit:
             function=request.function,
             idempotent=request.idempotent,
         )
-
-
-def _settled(error: MailkitError, attempts: int, secret: str) -> MailkitError:
-    """An error ready to leave: scrubbed of the secret, with the attempts of a decoded answer."""
-    if attempts:  # the answer came back and was refused or undecodable
-        error.attempts = attempts
-    return redact_error(error, secret)
 
 
 def _timeout(value: float | httpx.Timeout | None) -> httpx.Timeout | None:

@@ -58,7 +58,7 @@ class _Cursor:
         if self.done:
             return None
         try:
-            page = await self._client._execute_bounces(self._request(), self._accept)
+            page = await self._client._execute(self._request(), self._accept, bounces=True)
         except MailkitError as error:
             error.cursor = self.position
             raise

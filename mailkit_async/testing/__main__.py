@@ -8,10 +8,8 @@ interrupted (SIGINT or SIGTERM).
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 from collections.abc import Sequence
-from types import FrameType
 
 
 def _ids(text: str) -> list[int]:
@@ -74,17 +72,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     server = emulator.serve(args.host, args.port)
 
-    def stop(signum: int, frame: FrameType | None) -> None:
-        server.close()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
     print(f"listening on {server.url}", flush=True)
-    try:
-        while not server.wait(0.5):
-            pass
-    finally:
-        server.close()
+    server.serve_until_signalled()
     return 0
 
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import contextlib
 import selectors
+import signal
 import socket
 import struct
 import threading
 from email.utils import formatdate
-from types import TracebackType
+from types import FrameType, TracebackType
 from typing import TYPE_CHECKING, Final, NamedTuple
 
 from ._faults import Fault, reason
@@ -111,6 +112,20 @@ class EmulatorServer:
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the server is closed (True) or `timeout` passes (False)."""
         return self._stop.wait(timeout)
+
+    def serve_until_signalled(self) -> None:
+        """Serve from the main thread of its own process until SIGTERM or SIGINT, then close."""
+
+        def stop(signum: int, frame: FrameType | None) -> None:
+            self.close()
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        try:
+            while not self.wait(0.5):  # short waits, so the handler runs promptly
+                pass
+        finally:
+            self.close()
 
     def close(self) -> None:
         """Stop accepting, close every client connection, join every thread. Idempotent."""
