@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from mailkit_async import Bounce
+
 # --- mailkit.campaigns.single.schedule ("Po úspěšném volání" / "Po neúspěšném volání") -----------
 
 SCHEDULE_OK_XML = b"""<?xml version="1.0" encoding="utf-8"?>
@@ -391,6 +393,20 @@ RAW_BOUNCES_XML = b"""<?xml version="1.0" encoding="utf-8"?>
  </params>
 </methodResponse>
 """
+# Its first record as the client types it (msgspec's lax conversion of the strings).
+RAW_BOUNCES_XML_FIRST = Bounce(
+    message_id=12345,
+    text_status="smtp; 552 4.2.2 User has full mailbox.",
+    status="4.2.2",
+    email_id=1234567890,
+    send_id=123456,
+    email="email@example.com",
+    send_message_id=1234567890,
+    user_list_id=12345,
+    remote_mta="dns; mx1.seznam.cz",
+    undelivered_log_id=1,
+    recipient_status="permanent",
+)
 RAW_BOUNCES_JSON: list[dict[str, Any]] = [
     {
         "ID_MESSAGE": "12345",

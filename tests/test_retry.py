@@ -502,17 +502,29 @@ def test_parse_retry_after_http_date() -> None:
 # --- the retry budget ----------------------------------------------------------------------------
 
 
-async def test_budget_allows_only_two_retries_across_calls(anyio_backend: str) -> None:
-    policy = RetryPolicy(attempts=4, backoff=0, budget=10, retry_cost=5)
+async def requests_per_failing_call(
+    policy: RetryPolicy,
+    effect: Callable[[httpx.Request], httpx.Response],
+    error: type[Exception],
+    *,
+    calls: int,
+) -> list[int]:
+    """Make `calls` unsubscribes one after another against a failing service: requests each made."""
     per_call: list[int] = []
     with mock() as router:
-        r = route(router, "json").mock(side_effect=_status(500))
+        r = route(router, "json").mock(side_effect=effect)
         async with client("json", retry=policy) as mk:
-            for _ in range(3):
+            for _ in range(calls):
                 before = r.call_count
-                with pytest.raises(ServerError):
+                with pytest.raises(error):
                     await mk.email.unsubscribe(5)
                 per_call.append(r.call_count - before)
+    return per_call
+
+
+async def test_budget_allows_only_two_retries_across_calls(anyio_backend: str) -> None:
+    policy = RetryPolicy(attempts=4, backoff=0, budget=10, retry_cost=5)
+    per_call = await requests_per_failing_call(policy, _status(500), ServerError, calls=3)
     # 10 tokens, 5 a retry: two retries in all, then every failure is raised at once.
     assert per_call == [3, 1, 1]
 
@@ -520,29 +532,13 @@ async def test_budget_allows_only_two_retries_across_calls(anyio_backend: str) -
 async def test_budget_is_charged_only_for_retries_actually_made(anyio_backend: str) -> None:
     # attempts=2: each failing call makes one retry (5 tokens), so 10 tokens pay for two calls' retries.
     policy = RetryPolicy(attempts=2, backoff=0, budget=10, retry_cost=5)
-    per_call: list[int] = []
-    with mock() as router:
-        r = route(router, "json").mock(side_effect=_status(500))
-        async with client("json", retry=policy) as mk:
-            for _ in range(3):
-                before = r.call_count
-                with pytest.raises(ServerError):
-                    await mk.email.unsubscribe(5)
-                per_call.append(r.call_count - before)
+    per_call = await requests_per_failing_call(policy, _status(500), ServerError, calls=3)
     assert per_call == [2, 2, 1]
 
 
 async def test_budget_timeouts_cost_double(anyio_backend: str) -> None:
     policy = RetryPolicy(attempts=4, backoff=0, budget=10, retry_cost=5)
-    per_call: list[int] = []
-    with mock() as router:
-        r = route(router, "json").mock(side_effect=_raise(httpx.ReadTimeout))
-        async with client("json", retry=policy) as mk:
-            for _ in range(2):
-                before = r.call_count
-                with pytest.raises(TransportError):
-                    await mk.email.unsubscribe(5)
-                per_call.append(r.call_count - before)
+    per_call = await requests_per_failing_call(policy, _raise(httpx.ReadTimeout), TransportError, calls=2)
     assert per_call == [2, 1]
 
 
@@ -558,13 +554,8 @@ async def test_budget_refills_on_success(anyio_backend: str) -> None:
 
 async def test_budget_none_is_unlimited(anyio_backend: str) -> None:
     policy = RetryPolicy(attempts=3, backoff=0, budget=None)
-    with mock() as router:
-        r = route(router, "json").mock(side_effect=_status(500))
-        async with client("json", retry=policy) as mk:
-            for _ in range(10):
-                with pytest.raises(ServerError):
-                    await mk.email.unsubscribe(5)
-    assert r.call_count == 30
+    per_call = await requests_per_failing_call(policy, _status(500), ServerError, calls=10)
+    assert sum(per_call) == 30
 
 
 async def test_budget_is_per_client(anyio_backend: str) -> None:

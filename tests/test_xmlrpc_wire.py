@@ -13,6 +13,7 @@ from _docs import (
     MASS_RESULTS_ERRORS_XML,
     MASS_RESULTS_OK_XML,
     RAW_BOUNCES_XML,
+    RAW_BOUNCES_XML_FIRST,
     REVALIDATE_FAILED_XML,
     REVALIDATE_OK_XML,
     SCHEDULE_FAILED_XML,
@@ -190,19 +191,7 @@ def test_doc_examples_take_the_fast_path(body: bytes, expected: object) -> None:
 def test_doc_bounces_convert_to_structs() -> None:
     records = loads_response(RAW_BOUNCES_XML)
     bounces = msgspec.convert(records, list[Bounce], strict=False)
-    assert bounces[0] == Bounce(
-        message_id=12345,
-        text_status="smtp; 552 4.2.2 User has full mailbox.",
-        status="4.2.2",
-        email_id=1234567890,
-        send_id=123456,
-        email="email@example.com",
-        send_message_id=1234567890,
-        user_list_id=12345,
-        remote_mta="dns; mx1.seznam.cz",
-        undelivered_log_id=1,
-        recipient_status="permanent",
-    )
+    assert bounces[0] == RAW_BOUNCES_XML_FIRST
     assert [b.undelivered_log_id for b in bounces] == [1, 2]
     assert bounces[1].text_status == "" and bounces[1].remote_mta == ""
 
