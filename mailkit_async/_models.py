@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import Any
 
 import msgspec
 
@@ -111,3 +112,10 @@ class Bounce(msgspec.Struct, frozen=True, gc=False, kw_only=True):
     remote_mta: str = msgspec.field(default="", name="REMOTE_MTA")
     undelivered_log_id: int = msgspec.field(name="ID_UNDELIVERED_LOG")
     recipient_status: str = msgspec.field(default="", name="RECIPIENT_STATUS")
+    # The service's English page shows these on real records; the Czech page does not list them.
+    bounce_category: str = msgspec.field(default="", name="BOUNCE_CAT")
+    utm_campaign: str = msgspec.field(default="", name="UTM_CAMPAIGN")
+    campaign_name: str = msgspec.field(default="", name="CAMPAIGN_NAME")
+    subject: str = msgspec.field(default="", name="SUBJECT")
+    extra: dict[str, Any] = msgspec.field(default_factory=dict, name="(extra)")
+    """Every other field the service sent, under its own name, with its value as sent."""

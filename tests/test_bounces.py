@@ -272,6 +272,10 @@ async def test_json_records_decode_to_typed_fields(anyio_backend: str) -> None:
         remote_mta="dns; mx1.seznam.cz",
         undelivered_log_id=9,
         recipient_status="permanent",
+        bounce_category="hard",
+        utm_campaign="x",
+        campaign_name="n",
+        subject="s",
     )
 
 

@@ -20,7 +20,8 @@ from .._models import Bounce
 
 __all__ = ["FIELDS", "Sink", "open_sink"]
 
-FIELDS: tuple[str, ...] = Bounce.__struct_fields__
+# `extra` (fields the service sent beyond the typed ones) is not written yet.
+FIELDS: tuple[str, ...] = tuple(name for name in Bounce.__struct_fields__ if name != "extra")
 _ID_COLUMN = FIELDS.index("undelivered_log_id")
 
 
@@ -42,7 +43,7 @@ def open_sink(kind: str, path: Path, *, resume: bool) -> Sink:
 
 
 def _rows(page: list[Bounce]) -> list[tuple[object, ...]]:
-    return [msgspec.structs.astuple(record) for record in page]
+    return [msgspec.structs.astuple(record)[:-1] for record in page]  # all but `extra` (last)
 
 
 class _TextSink:
