@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from datetime import datetime
 
 from ._exceptions import APIError, AuthenticationError, ResponseDecodeError
+from ._secrets import WINDOW, clip
 
 __all__ = [
     "api_error",
@@ -26,21 +27,17 @@ __all__ = [
 ]
 
 _AUTH_TEXTS = ("unauthorized", "disallowed ip")
-# Error messages end up in logs: a hostile answer must not blow them up to megabytes.
-_MAX_TEXT = 500
 
 
-def short(value: object, limit: int = 60) -> str:
-    """`repr(value)`, cut to `limit` characters, for quoting an answer's value in a message."""
-    text = repr(value)
-    return text if len(text) <= limit else f"{text[: limit - 3]}..."
+def short(value: object, limit: int = WINDOW) -> str:
+    """`repr(value)` for quoting an answer's value in a message: kept whole up to a window, as the
+    client's exit redacts the secret before it cuts the message short."""
+    return clip(repr(value), limit)
 
 
 def api_error(function: str, text: str) -> APIError:
-    """The right `APIError` subclass for a refusal text."""
+    """The right `APIError` subclass for a refusal text (cut short where it leaves the client)."""
     text = text.strip()
-    if len(text) > _MAX_TEXT:
-        text = f"{text[: _MAX_TEXT - 3]}..."
     if text.lower().startswith(_AUTH_TEXTS):
         return AuthenticationError(function, text)
     return APIError(function, text or "the service refused the call without a reason")
@@ -66,7 +63,7 @@ def error_status(value: Mapping[str, object]) -> int:
 def expect_mapping(function: str, value: object) -> Mapping[str, object]:
     if not isinstance(value, Mapping):
         raise ResponseDecodeError(
-            function, f"expected an object, got {type(value).__name__}", excerpt=repr(value)[:200]
+            function, f"expected an object, got {type(value).__name__}", excerpt=repr(value)[:WINDOW]
         )
     return value
 

@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import logging
 import os
+import re
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from types import TracebackType
 from typing import TYPE_CHECKING, Final, TypeVar
 
 import httpx
+import sniffio
 
 from ._answers import check_auth_text, error_status, raise_for_json_error
 from ._codecs import Codec, ProtocolName, get_codec
-from ._exceptions import InvalidParameterError, MailkitError
+from ._exceptions import ClientClosedError, InvalidParameterError, MailkitError
 from ._request import Request
 from ._retry import RetryPolicy
-from ._secrets import MASK, redact, redact_error
+from ._secrets import MASK, Redactor, redact_error
 from ._transport import DEFAULT_MAX_RESPONSE_BYTES, Answer, Transport
 from ._version import __version__
 
@@ -26,7 +29,8 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_BASE_URL", "Mailkit"]
 
 T = TypeVar("T")
-log = logging.getLogger(__name__)
+# Each call, its parameters included (recipients' addresses): DEBUG only.
+log = logging.getLogger("mailkit_async.calls")
 
 DEFAULT_BASE_URL: Final = "https://api.mailkit.eu"
 
@@ -58,6 +62,10 @@ class Mailkit:
 
         self._client_id = _client_id(client_id)
         self._client_md5 = _client_md5(client_md5)
+        self._redact = Redactor(self._client_md5)
+        self._closed = False
+        # The event loop the client belongs to: the first it is used in (or created in).
+        self._loop: Callable[[], object] | None = _loop_ref()
         self._codec: Codec = get_codec(protocol)
         self.protocol: ProtocolName = self._codec.protocol
         if retry is not None and not isinstance(retry, RetryPolicy):
@@ -77,6 +85,7 @@ class Mailkit:
             policy=retry if retry is not None else RetryPolicy(),
             max_response_bytes=max_response_bytes,
             user_agent=f"mailkit-async/{__version__}",
+            redact=self._redact.clip,
         )
         self.campaigns: Final = Campaigns(self)
         self.sendmail_mass: Final = SendmailMass(self)
@@ -94,6 +103,7 @@ class Mailkit:
         return self._transport.policy
 
     async def __aenter__(self) -> Self:
+        self._check_open()
         return self
 
     async def __aexit__(
@@ -105,8 +115,31 @@ class Mailkit:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the connection pool (not a caller-owned `http_client`)."""
-        await self._transport.aclose()
+        """Close the connection pool (not a caller-owned `http_client`); every later call raises
+        `ClientClosedError`. Closing twice is harmless."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._loop is None or self._loop() is _current_loop():
+            await self._transport.aclose()
+        # A pool opened in an event loop that has ended cannot be closed from another: its
+        # connections die with their loop.
+
+    def _check_open(self) -> None:
+        """Refuse a call on a closed client, or in another event loop than the client's own."""
+        if self._closed:
+            raise ClientClosedError("the client is closed (aclose() or the end of its async with)")
+        loop = _current_loop()
+        if self._loop is None:
+            self._loop = _loop_ref(loop)
+        elif self._loop() is not loop:
+            raise ClientClosedError(
+                "the client belongs to another event loop (its connections cannot be used in this "
+                "one): create the client inside the running event loop, e.g. `async with Mailkit() "
+                "as mk:` in the coroutine you run"
+            )
+        if self._transport.http.is_closed:
+            raise ClientClosedError("its http_client is closed")
 
     async def call(
         self,
@@ -147,19 +180,22 @@ class Mailkit:
         """
         attempts = 0
         try:
+            self._check_open()
             body, attempts = await self._send(request)
             decode = self._codec.decode_bounces if bounces else self._codec.decode
             return interpret(decode(request.function, body))
         except MailkitError as error:
             if attempts:  # the answer came back and was refused or undecodable
                 error.attempts = attempts
-            raise redact_error(error, self._client_md5) from None
+            if request.label:
+                error.method = request.label
+            raise redact_error(error, self._redact) from None
 
     async def _send(self, request: Request) -> Answer:
         if log.isEnabledFor(logging.DEBUG):
             params = request.json_params if self.protocol == "json" else request.xmlrpc_params
             text = f"call {request.function} over {self.protocol}: id={self._client_id} md5={MASK} {params!r}"
-            log.debug("%s", redact(text, self._client_md5))
+            log.debug("%s", self._redact(text))
         payload = self._codec.encode(request, self._client_id, self._client_md5)
         return await self._transport.post(
             self._codec.path,
@@ -215,8 +251,51 @@ def _client_md5(value: str | None) -> str:
 
 
 def _base_url(value: str | None) -> str:
+    """An http(s) URL httpx can send to, checked now rather than at the first call."""
     if value is None:
         return DEFAULT_BASE_URL
     if not isinstance(value, str) or not value.startswith(("https://", "http://")):
         raise InvalidParameterError(f"base_url must be an http(s) URL, not {value!r}")
-    return value.rstrip("/")
+    try:
+        url = httpx.URL(value)
+        port = url.port
+        host = url.raw_host
+    except (httpx.InvalidURL, ValueError, TypeError) as exc:  # idna's errors are ValueErrors
+        problem = str(exc) or type(exc).__name__
+    else:
+        if not host or not _HOST.fullmatch(host):
+            problem = "no usable host"
+        elif port is not None and not 0 < port < 65536:
+            problem = f"port {port} is not in 1..65535"
+        elif url.query or url.fragment or "?" in value or "#" in value:
+            problem = "a query or fragment cannot take the API's path"
+        else:
+            return value.rstrip("/")
+    raise InvalidParameterError(f"base_url {value!r} is not a usable URL: {problem}")
+
+
+# A host name (IDNA-encoded by httpx), an IPv4 address, or an IPv6 literal without its brackets.
+_HOST: Final = re.compile(rb"[A-Za-z0-9._~-]+|[0-9A-Fa-f.]*:[0-9A-Fa-f:.]*(?:%[A-Za-z0-9._~-]+)?")
+
+
+def _current_loop() -> object | None:
+    """The running event loop (asyncio) or run (trio), ``None`` outside one."""
+    try:
+        library = sniffio.current_async_library()
+    except sniffio.AsyncLibraryNotFoundError:
+        return None
+    if library == "asyncio":
+        import asyncio
+
+        return asyncio.get_running_loop()
+    if library == "trio":
+        import trio
+
+        return trio.lowlevel.current_trio_token()
+    return None
+
+
+def _loop_ref(loop: object | None = None) -> Callable[[], object] | None:
+    """A weak reference to `loop` (the running one by default): a loop that has gone is not it."""
+    loop = loop if loop is not None else _current_loop()
+    return None if loop is None else weakref.ref(loop)

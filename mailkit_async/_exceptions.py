@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from ._secrets import WINDOW, clip
+
 __all__ = [
     "APIError",
     "AuthenticationError",
+    "ClientClosedError",
     "InvalidParameterError",
     "MailkitError",
     "NotUnsubscribedError",
@@ -12,6 +15,7 @@ __all__ = [
     "RateLimitError",
     "ResponseDecodeError",
     "ServerError",
+    "TransientError",
     "TransportError",
 ]
 
@@ -20,13 +24,18 @@ class MailkitError(Exception):
     """Base of every error this library raises.
 
     `function` names the Mailkit function the error concerns (``None`` when it is not about a call,
-    for example missing credentials). Messages never contain the ``client_md5`` secret.
+    for example missing credentials); `method` the client method called, where the two differ
+    (`campaigns.single.cancel` sends `mailkit.campaigns.single.schedule`). Messages never contain
+    the ``client_md5`` secret, nor any piece of it.
     """
 
     def __init__(self, message: str, *, function: str | None = None) -> None:
+        # Kept whole up to a window: the client's exit redacts it, then cuts it to its limit.
+        message = clip(message, WINDOW)
         super().__init__(message)
         self.message = message
         self.function = function
+        self.method: str | None = None
         #: Set on errors out of the bounce stream: resume with `after_id=cursor`, nothing is lost.
         self.cursor: int | None = None
         #: How many times the call's request was sent (0: never). Above 1, an earlier attempt whose
@@ -34,10 +43,16 @@ class MailkitError(Exception):
         self.attempts = 0
 
     def __str__(self) -> str:
-        text = f"{self.function}: {self.message}" if self.function else self.message
+        name = self.function
+        if self.method and self.method != name:
+            name = f"{self.method} ({name})" if name else self.method
+        text = f"{name}: {self._detail()}" if name else self._detail()
         if self.attempts > 1:
             text = f"{text} (after {self.attempts} attempts)"
         return text if self.cursor is None else f"{text} (resume with after_id={self.cursor})"
+
+    def _detail(self) -> str:
+        return self.message
 
 
 class InvalidParameterError(MailkitError, ValueError):
@@ -72,11 +87,18 @@ class PaginationError(MailkitError):
         self.cursor = cursor
 
 
-class _RetryableError(MailkitError):
-    """A fault that may pass: raised once retries are spent.
+class ClientClosedError(MailkitError):
+    """A call on a client that is closed (`aclose()`, the end of its `async with`, or its
+    `http_client` closed), or that belongs to another event loop: create the client inside the
+    running event loop, and use it there."""
+
+
+class TransientError(MailkitError):
+    """A fault that may pass (`RateLimitError`, `ServerError`, `TransportError`): raised once
+    retries are spent, so "try again later" is one `except`.
 
     `request_sent` says whether the request may have reached the service, which decides whether a
-    non-idempotent call may be re-sent.
+    non-idempotent call may be re-sent; `retry_after` is the service's `Retry-After` in seconds.
     """
 
     def __init__(
@@ -96,25 +118,32 @@ class _RetryableError(MailkitError):
         self.status_code = status_code
 
 
-class TransportError(_RetryableError):
+#: The former private name, kept for code that imported it.
+_RetryableError = TransientError
+
+
+class TransportError(TransientError):
     """The network failed or timed out (connect, read, write, pool, or the call's overall deadline)."""
 
 
-class ServerError(_RetryableError):
+class ServerError(TransientError):
     """The service answered with an HTTP 5xx."""
 
 
-class RateLimitError(_RetryableError):
+class RateLimitError(TransientError):
     """The service is rate limiting (HTTP 429, or 503 with `Retry-After`)."""
 
 
 class ResponseDecodeError(MailkitError):
     """The body is not what the function returns (HTML, truncated JSON, XML that is not XML-RPC...).
 
-    `excerpt` holds the first bytes of the body, for diagnosis.
+    `excerpt` holds the start of the body, for diagnosis (at most 200 characters, secret masked).
     """
 
     def __init__(self, function: str | None, message: str, *, excerpt: bytes | str = b"") -> None:
-        text = excerpt if isinstance(excerpt, str) else excerpt[:200].decode("utf-8", "replace")
-        super().__init__(f"{message}; body starts {text[:200]!r}", function=function)
-        self.excerpt = text[:200]
+        super().__init__(message, function=function)
+        text = excerpt if isinstance(excerpt, str) else bytes(excerpt[:WINDOW]).decode("utf-8", "replace")
+        self.excerpt = clip(text, WINDOW)
+
+    def _detail(self) -> str:
+        return f"{self.message}; body starts {self.excerpt!r}"

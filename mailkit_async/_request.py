@@ -22,5 +22,6 @@ class Request:
     json_params: Mapping[str, object]
     xmlrpc_params: tuple[object, ...]
     idempotent: bool
-    # Kept out of repr/eq: only for log lines and errors.
+    # The client method called, where it is not the function's own name (cancel sends schedule):
+    # errors name it. Not part of equality.
     label: str = field(default="", compare=False)

@@ -16,23 +16,28 @@ Every other call retries every transient fault. Each resource declares its call'
 
 from __future__ import annotations
 
+import calendar
 import email.utils
 import logging
+import math
 import random
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from datetime import datetime
+from typing import Final, TypeVar
 
 import anyio
 from tenacity import AsyncRetrying, RetryCallState, stop_after_attempt
 
-from ._exceptions import InvalidParameterError, RateLimitError, TransportError, _RetryableError
+from ._exceptions import InvalidParameterError, RateLimitError, TransientError, TransportError
 
 __all__ = ["RetryBudget", "RetryPolicy", "parse_retry_after", "run_with_retries"]
 
 T = TypeVar("T")
-log = logging.getLogger(__name__)
+# INFO: each retry (function, attempt, cause, wait); DEBUG: the retry budget.
+log = logging.getLogger("mailkit_async.retry")
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +84,7 @@ class RetryPolicy:
 
     def may_retry(self, error: BaseException, *, idempotent: bool) -> bool:
         """Whether `error` is transient and re-sending this call is safe."""
-        if not isinstance(error, _RetryableError):
+        if not isinstance(error, TransientError):
             return False
         # 429 is the service refusing before it did anything; a connect failure never reached it.
         return (
@@ -126,24 +131,60 @@ class RetryBudget:
             self.tokens = min(float(self.capacity), self.tokens + amount)
 
 
+_SECONDS: Final = re.compile(r"[+-]?[0-9]+(?:\.[0-9]*)?")
+_MONTHS: Final = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_MONTH: Final = "(" + "|".join(_MONTHS) + ")"
+_DAY: Final = "(?:mon|tue|wed|thu|fri|sat|sun)"
+_TIME: Final = "([0-9]{2}):([0-9]{2}):([0-9]{2})"
+# The three HTTP-date forms every HTTP client must accept (RFC 9110, 5.6.7).
+_IMF_FIXDATE: Final = re.compile(rf"{_DAY}, ([0-9]{{2}}) {_MONTH} ([0-9]{{4}}) {_TIME} GMT", re.I)
+_RFC850: Final = re.compile(rf"{_DAY}[a-z]*, ([0-9]{{2}})-{_MONTH}-([0-9]{{2}}) {_TIME} GMT", re.I)
+_ASCTIME: Final = re.compile(rf"{_DAY} {_MONTH} ( [0-9]|[0-9]{{2}}) {_TIME} ([0-9]{{4}})", re.I)
+
+
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """`Retry-After` as seconds to wait: delta-seconds or an HTTP date; ``None`` if absent or bad."""
+    """`Retry-After` as seconds to wait: delta-seconds or an HTTP date (IMF-fixdate, RFC 850 or
+    asctime, all GMT); ``None`` if absent or bad."""
     if not value:
         return None
     value = value.strip()
+    if _SECONDS.fullmatch(value):
+        return max(0.0, float(value))
+    clock = time.time() if now is None else now
+    moment = _http_date(value, clock)
+    return None if moment is None else max(0.0, moment - clock)
+
+
+def _http_date(value: str, now: float) -> float | None:
+    """An HTTP date as a POSIX timestamp, or ``None``."""
+    if match := _IMF_FIXDATE.fullmatch(value):
+        day, month, year, hour, minute, second = match.groups()
+    elif match := _RFC850.fullmatch(value):
+        day, month, short_year, hour, minute, second = match.groups()
+        # RFC 9110: a two-digit year more than 50 years ahead is the same year a century earlier.
+        this_year = time.gmtime(now).tm_year
+        full = this_year - this_year % 100 + int(short_year)
+        year = str(full - 100 if full > this_year + 50 else full)
+    elif match := _ASCTIME.fullmatch(value):
+        month, day, hour, minute, second, year = match.groups()
+    else:
+        return _other_date(value)
     try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            moment = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if moment.tzinfo is None:  # an HTTP date is GMT by definition
-            return None
-        seconds = moment.timestamp() - (time.time() if now is None else now)
-    if seconds != seconds:  # NaN
+        moment = datetime(
+            int(year), _MONTHS.index(month.lower()) + 1, int(day), int(hour), int(minute), int(second)
+        )
+    except ValueError:  # 32 Oct, 25:00:00...
         return None
-    return max(0.0, seconds)
+    return float(calendar.timegm(moment.timetuple()))
+
+
+def _other_date(value: str) -> float | None:
+    """Dates a lenient server sends with an explicit zone ("+0200"); a zoneless one is refused."""
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    return None if moment.tzinfo is None else moment.timestamp()
 
 
 async def run_with_retries(
@@ -153,6 +194,8 @@ async def run_with_retries(
     budget: RetryBudget,
     idempotent: bool,
     function: str,
+    deadline: float = math.inf,
+    redact: Callable[[str], str] = str,
 ) -> T:
     """Run `attempt` until it succeeds or the policy says stop; raise the last error.
 
@@ -160,19 +203,23 @@ async def run_with_retries(
     Only after a retryable failure does tenacity take over (a fresh `AsyncRetrying` per call:
     its state is per call and must never be shared between concurrent calls).
     Cancellation is a BaseException that `may_retry` never accepts, so it passes straight through.
+    A wait that would end past `deadline` (in `anyio.current_time()`) is not slept: the error is
+    raised at once, so a long `Retry-After` surfaces as itself, not as a timeout. `redact` cleans
+    the cause before it is logged.
     """
     try:
         result = await attempt()
-    except _RetryableError as error:
+    except TransientError as error:
         if policy.attempts == 1 or not policy.may_retry(error, idempotent=idempotent):
             raise
-        if not budget.take(error):
-            log.debug("%s: retry budget exhausted, not retrying", function)
+        delay = policy.wait(error, 1)
+        if not _in_time(delay, deadline, function) or not _take(budget, error, function):
             raise
-        first = error
+        _log_retry(function, 1, policy.attempts, error, delay, redact)
     else:
         budget.refund(1)
         return result
+    delays: list[float] = []
 
     def retry_if(state: RetryCallState) -> bool:
         # Checked before tenacity's own stop, so the budget is charged only for retries that
@@ -180,17 +227,24 @@ async def run_with_retries(
         if state.attempt_number + 1 >= policy.attempts:
             return False
         error = _exception(state)
-        return error is not None and policy.may_retry(error, idempotent=idempotent) and budget.take(error)
+        if error is None or not policy.may_retry(error, idempotent=idempotent):
+            return False
+        # tenacity numbers its own attempts from 1; ours started one earlier, with the bare try.
+        number = state.attempt_number + 1
+        delay = policy.wait(error, number)
+        if not _in_time(delay, deadline, function) or not _take(budget, error, function):
+            return False
+        _log_retry(function, number, policy.attempts, error, delay, redact)
+        delays.append(delay)
+        return True
 
     def wait(state: RetryCallState) -> float:
-        # tenacity numbers its own attempts from 1; ours started one earlier, with the bare try.
-        error = _exception(state)
-        return policy.wait(error, state.attempt_number + 1) if error is not None else 0.0
+        return delays.pop() if delays else 0.0
 
     def before(state: RetryCallState) -> None:
         log.debug("%s: attempt %d of %d", function, state.attempt_number + 1, policy.attempts)
 
-    await anyio.sleep(policy.wait(first, 1))
+    await anyio.sleep(delay)
     retrying = AsyncRetrying(
         stop=stop_after_attempt(policy.attempts - 1),
         wait=wait,
@@ -202,6 +256,35 @@ async def run_with_retries(
     result = await retrying(attempt)
     budget.refund(policy.retry_cost)
     return result
+
+
+def _in_time(delay: float, deadline: float, function: str) -> bool:
+    if anyio.current_time() + delay <= deadline:
+        return True
+    log.info("%s: not waiting %.2f s to retry: that would pass the call's deadline", function, delay)
+    return False
+
+
+def _take(budget: RetryBudget, error: BaseException, function: str) -> bool:
+    if budget.take(error):
+        return True
+    log.debug("%s: retry budget exhausted, not retrying", function)
+    return False
+
+
+def _log_retry(
+    function: str,
+    number: int,
+    attempts: int,
+    error: BaseException,
+    delay: float,
+    redact: Callable[[str], str],
+) -> None:
+    if log.isEnabledFor(logging.INFO):
+        cause = redact(f"{type(error).__name__}: {getattr(error, 'message', error)}")
+        log.info(
+            "%s: attempt %d of %d failed (%s); retrying in %.2f s", function, number, attempts, cause, delay
+        )
 
 
 def _exception(state: RetryCallState) -> BaseException | None:

@@ -8,8 +8,9 @@ never lingers in an httpx `Response` waiting for the cycle collector.
 from __future__ import annotations
 
 import logging
+import math
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Final, NamedTuple
 
 import anyio
@@ -17,6 +18,7 @@ import httpx
 
 from ._exceptions import (
     APIError,
+    ClientClosedError,
     MailkitError,
     RateLimitError,
     ResponseDecodeError,
@@ -24,10 +26,12 @@ from ._exceptions import (
     TransportError,
 )
 from ._retry import RetryBudget, RetryPolicy, parse_retry_after, run_with_retries
+from ._secrets import WINDOW
 
 __all__ = ["DEFAULT_MAX_RESPONSE_BYTES", "DEFAULT_TIMEOUT", "Answer", "Transport"]
 
-log = logging.getLogger(__name__)
+# DEBUG: each answer's status, size and time.
+log = logging.getLogger("mailkit_async.http")
 
 # Connect fast, but let reads wait: raw.bounces is slow to answer a 25 000-record page.
 DEFAULT_TIMEOUT: Final = httpx.Timeout(connect=10.0, read=120.0, write=30.0, pool=30.0)
@@ -57,6 +61,7 @@ class Transport:
         policy: RetryPolicy,
         max_response_bytes: int,
         user_agent: str,
+        redact: Callable[[str], str] = str,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.policy = policy
@@ -64,6 +69,7 @@ class Transport:
         self._max_response_bytes = max_response_bytes
         self._owns_client = http_client is None
         self._user_agent = user_agent
+        self._redact = redact  # for what is logged: errors are redacted where they leave the client
         if http_client is None:
             self.http = httpx.AsyncClient(timeout=timeout or DEFAULT_TIMEOUT)
             self._timeout: httpx.Timeout | None = None  # the client's own
@@ -92,28 +98,32 @@ class Transport:
             sent += 1
             return await self._attempt(url, body, headers, function)
 
-        try:
-            data = await self._with_deadline(
-                run_with_retries(
-                    attempt,
-                    policy=self.policy,
-                    budget=self._budget,
-                    idempotent=idempotent,
-                    function=function,
-                ),
-                function,
+        def retried(deadline: float) -> Awaitable[bytearray]:
+            return run_with_retries(
+                attempt,
+                policy=self.policy,
+                budget=self._budget,
+                idempotent=idempotent,
+                function=function,
+                deadline=deadline,
+                redact=self._redact,
             )
+
+        try:
+            data = await self._with_deadline(retried, function)
         except MailkitError as error:
             error.attempts = sent
             raise
         return Answer(data, sent)
 
-    async def _with_deadline(self, retried: Awaitable[bytearray], function: str) -> bytearray:
+    async def _with_deadline(
+        self, retried: Callable[[float], Awaitable[bytearray]], function: str
+    ) -> bytearray:
         if self.policy.deadline is None:
-            return await retried
+            return await retried(math.inf)
         try:
-            with anyio.fail_after(self.policy.deadline):
-                return await retried
+            with anyio.fail_after(self.policy.deadline) as scope:
+                return await retried(scope.deadline)
         except TimeoutError:
             error = TransportError(
                 f"no answer within the call's deadline of {self.policy.deadline:g} s",
@@ -136,6 +146,10 @@ class Transport:
             response = await self.http.send(request, stream=True)
         except httpx.HTTPError as exc:
             error = _network_error(exc, function, sent=not isinstance(exc, _NOT_SENT))
+        except RuntimeError as exc:
+            # httpx's "client has been closed", or asyncio's "Event loop is closed" from a pooled
+            # connection of an event loop that has ended.
+            error = _closed_error(exc, function, closed=self.http.is_closed)
         else:
             try:
                 self._check_status(response, function)
@@ -195,9 +209,19 @@ class Transport:
                 raise ResponseDecodeError(
                     function,
                     f"answer exceeds max_response_bytes={limit}",
-                    excerpt=bytes(buffer[:200]),
+                    excerpt=bytes(buffer[:WINDOW]),
                 )
         return buffer
+
+
+def _closed_error(exc: RuntimeError, function: str, *, closed: bool) -> ClientClosedError:
+    if closed:
+        return ClientClosedError("its http_client is closed", function=function)
+    return ClientClosedError(
+        f"the HTTP client cannot send ({exc}): if it was used in another event loop, create the "
+        "client (and any http_client) inside the running event loop",
+        function=function,
+    )
 
 
 def _network_error(exc: httpx.HTTPError, function: str, *, sent: bool) -> TransportError:

@@ -6,9 +6,10 @@ from typing import Any, Final
 
 import msgspec
 
-from .._exceptions import ResponseDecodeError
+from .._exceptions import InvalidParameterError, ResponseDecodeError
 from .._models import Bounce
 from .._request import Request
+from .._secrets import WINDOW
 from . import Buffer, ProtocolName
 
 __all__ = ["JSON_CODEC", "JsonCodec"]
@@ -37,14 +38,60 @@ class JsonCodec:
         self._page = msgspec.json.Decoder(list[Bounce] | dict[str, Any] | str, strict=False)
 
     def encode(self, request: Request, client_id: int, client_md5: str) -> bytes:
-        envelope = _Envelope(request.function, client_id, client_md5, dict(request.json_params))
-        return self._encoder.encode(envelope)
+        """The body; `InvalidParameterError` for a value JSON (or the service) cannot carry."""
+        parameters = dict(request.json_params)
+        try:
+            if _too_wide(parameters):
+                raise OverflowError("an int beyond 64 bits")
+            return self._encoder.encode(_Envelope(request.function, client_id, client_md5, parameters))
+        except (TypeError, ValueError, OverflowError, RecursionError, msgspec.EncodeError) as exc:
+            # UnicodeEncodeError (a lone surrogate) is a ValueError. Raised outside the except.
+            problem = f"{type(exc).__name__}: {exc}"
+        raise InvalidParameterError(
+            f"{_culprit(self._encoder, parameters)} cannot be sent over JSON ({problem})",
+            function=request.function,
+        )
 
     def decode(self, function: str, body: Buffer) -> object:
         return _decode(self._any, function, body)
 
     def decode_bounces(self, function: str, body: Buffer) -> list[Bounce] | object:
         return _decode(self._page, function, body)
+
+
+_INT64: Final = range(-(2**63), 2**63)
+
+
+def _too_wide(value: object) -> bool:
+    """Whether `value` holds an int beyond 64 bits (msgspec would send it; the service cannot
+    read it). No recursion, and each container once, so a self-containing list cannot hang it."""
+    stack = [value]
+    seen: set[int] = set()
+    while stack:
+        item = stack.pop()
+        if isinstance(item, int):
+            if item not in _INT64 and not isinstance(item, bool):
+                return True
+        elif isinstance(item, (dict, list, tuple, set, frozenset)) and id(item) not in seen:
+            seen.add(id(item))
+            stack.extend(item.items() if isinstance(item, dict) else item)
+    return False
+
+
+def _culprit(encoder: msgspec.json.Encoder, parameters: dict[str, Any]) -> str:
+    """The first parameter that cannot be sent, for the message (only on the error path)."""
+    for name, value in parameters.items():
+        if _too_wide(value) or not _encodes(encoder, value):
+            return f"parameter {name!r}"
+    return "a parameter"
+
+
+def _encodes(encoder: msgspec.json.Encoder, value: object) -> bool:
+    try:
+        encoder.encode(value)
+    except Exception:
+        return False
+    return True
 
 
 # What msgspec raises for hostile bodies beyond DecodeError: nesting deeper than its limit, and
@@ -59,9 +106,9 @@ def _decode(decoder: msgspec.json.Decoder[Any], function: str, body: Buffer) -> 
     try:
         return decoder.decode(body)
     except msgspec.ValidationError as exc:
-        error = ResponseDecodeError(function, f"unexpected answer ({exc})", excerpt=bytes(body[:200]))
+        error = ResponseDecodeError(function, f"unexpected answer ({exc})", excerpt=bytes(body[:WINDOW]))
     except (msgspec.DecodeError, *_HOSTILE) as exc:
-        error = ResponseDecodeError(function, f"not valid JSON ({exc})", excerpt=bytes(body[:200]))
+        error = ResponseDecodeError(function, f"not valid JSON ({exc})", excerpt=bytes(body[:WINDOW]))
     raise error
 
 

@@ -6,9 +6,10 @@ from typing import Final
 
 import msgspec
 
-from .._exceptions import APIError, ResponseDecodeError
+from .._exceptions import APIError, InvalidParameterError, ResponseDecodeError
 from .._models import Bounce
 from .._request import Request
+from .._secrets import WINDOW
 from . import Buffer, ProtocolName
 from ._xmlrpc_wire import XmlRpcFault, XmlRpcFormatError, dumps_call, loads_response
 
@@ -23,7 +24,16 @@ class XmlRpcCodec:
     content_type: Final = "text/xml"
 
     def encode(self, request: Request, client_id: int, client_md5: str) -> bytes:
-        return dumps_call(request.function, (client_id, client_md5, *request.xmlrpc_params))  # type: ignore[arg-type]
+        """The body; `InvalidParameterError` for a value XML-RPC cannot carry (a character XML 1.0
+        forbids, a lone surrogate, an int beyond 64 bits, a type it has no element for)."""
+        params = request.xmlrpc_params
+        try:
+            return dumps_call(request.function, (client_id, client_md5, *params))  # type: ignore[arg-type]
+        except (TypeError, ValueError) as exc:
+            problem = str(exc)
+        raise InvalidParameterError(
+            f"{_culprit(request)} cannot be sent over XML-RPC: {problem}", function=request.function
+        )
 
     def decode(self, function: str, body: Buffer) -> object:
         try:
@@ -33,7 +43,7 @@ class XmlRpcCodec:
             raise APIError(function, fault.string, code=fault.code) from None
         except XmlRpcFormatError as exc:
             raise ResponseDecodeError(
-                function, f"not an XML-RPC response ({exc})", excerpt=bytes(body[:200])
+                function, f"not an XML-RPC response ({exc})", excerpt=bytes(body[:WINDOW])
             ) from None
 
     def decode_bounces(self, function: str, body: Buffer) -> list[Bounce] | object:
@@ -44,8 +54,20 @@ class XmlRpcCodec:
             return msgspec.convert(value, list[Bounce], strict=False)
         except msgspec.ValidationError as exc:
             raise ResponseDecodeError(
-                function, f"unexpected bounce record ({exc})", excerpt=bytes(body[:200])
+                function, f"unexpected bounce record ({exc})", excerpt=bytes(body[:WINDOW])
             ) from None
+
+
+def _culprit(request: Request) -> str:
+    """The first parameter XML-RPC cannot carry, by the name JSON gives the same value when it has
+    one (only on the error path)."""
+    for index, value in enumerate(request.xmlrpc_params):
+        try:
+            dumps_call("", (value,))  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            names = [name for name, same in request.json_params.items() if same is value]
+            return f"parameter {names[0]!r}" if names else f"positional parameter {index + 1}"
+    return "the function name"
 
 
 XMLRPC_CODEC: Final = XmlRpcCodec()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Final, Literal
@@ -11,7 +12,8 @@ from .._answers import api_error, check_auth_text, error_status, expect_mapping,
 from .._exceptions import APIError, InvalidParameterError, ResponseDecodeError
 from .._models import ScheduleResult
 from .._request import Request
-from ._params import UNSET, Unset, bounded_int, optional_positive_id, positive_id
+from ._params import UNSET, Unset, bounded_int, offset_text, optional_positive_id, positive_id
+from ._params import time_zone as parse_time_zone
 
 if TYPE_CHECKING:
     from .._client import Mailkit
@@ -20,7 +22,6 @@ __all__ = ["Campaigns", "SingleCampaign"]
 
 SCHEDULE: Final = "mailkit.campaigns.single.schedule"
 _CANCEL_DATE: Final = "0000-00-00"
-_TIME_ZONE = re.compile(r"-?(\d{2}):(\d{2})")
 # "OK, send_date: 2022-05-13 12:45:00 (Europe/Prague)" (JSON) or without the zone (XML-RPC).
 _OK = re.compile(
     r"OK\b,?\s*(?:send_date:\s*(?P<date>\d{4}-\d{2}-\d{2}(?: \d{2}:\d{2}(?::\d{2})?)?))?"
@@ -87,6 +88,7 @@ class SingleCampaign:
         """
         message_id = positive_id("message_id", message_id)
         request = _request(message_id, _CANCEL_DATE, "", None, None, UNSET, None, idempotent=True)
+        request = replace(request, label="campaigns.single.cancel")  # errors name what was called
         return await self._client._execute(request, partial(_parse, self._client.protocol))
 
 
@@ -122,17 +124,11 @@ def _send_date(send_date: object, time_zone: object) -> tuple[str, str]:
 
 
 def _check_zone(value: object) -> str:
-    match = _TIME_ZONE.fullmatch(value) if isinstance(value, str) else None
-    if match is None or int(match[1]) > 14 or int(match[2]) >= 60:
-        raise InvalidParameterError(f"time_zone must be 'hh:mm' or '-hh:mm' (e.g. '02:00'), not {value!r}")
-    return str(value)
+    return parse_time_zone(value)
 
 
 def _format_offset(offset: timedelta) -> str:
-    minutes = int(offset.total_seconds()) // 60
-    sign = "-" if minutes < 0 else ""
-    hours, mins = divmod(abs(minutes), 60)
-    return f"{sign}{hours:02d}:{mins:02d}"
+    return offset_text(offset)
 
 
 def _request(

@@ -3,20 +3,36 @@
 from __future__ import annotations
 
 import enum
+import re
+from datetime import timedelta
 from typing import Final
 
 from .._exceptions import InvalidParameterError
 
 __all__ = [
+    "INT64_MAX",
+    "MAX_OFFSET",
     "UNSET",
     "bounded_int",
     "Unset",
     "email_or_id",
+    "offset_text",
     "optional_positive_id",
     "positive_id",
     "require_bool",
+    "show",
+    "time_zone",
     "wire_bool",
 ]
+
+#: The largest ID either protocol carries (XML-RPC's <i8>, and the service's own integers).
+INT64_MAX: Final = 2**63 - 1
+#: The widest UTC offset accepted, as a `time_zone` string or a datetime's own (the zones in use
+#: span -12:00 to +14:00).
+MAX_OFFSET: Final = timedelta(hours=14)
+# ASCII digits only: `\d` would also take other scripts' digits (Arabic-Indic, Devanagari...).
+_TIME_ZONE: Final = re.compile(r"(-?)([0-9]{2}):([0-9]{2})")
+_MINUTE: Final = timedelta(minutes=1)
 
 
 class Unset(enum.Enum):
@@ -31,9 +47,20 @@ class Unset(enum.Enum):
 UNSET: Final = Unset.UNSET
 
 
+def show(value: object) -> str:
+    """`repr(value)` for a message, short, and never failing (an int of 5 000 digits has none)."""
+    try:
+        text = repr(value)
+    except Exception:
+        if isinstance(value, int):
+            return f"an int of {value.bit_length()} bits"
+        return f"a {type(value).__name__}"
+    return text if len(text) <= 80 else f"{text[:77]}..."
+
+
 def positive_id(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise InvalidParameterError(f"{name} must be a positive int, not {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= INT64_MAX:
+        raise InvalidParameterError(f"{name} must be a positive int of at most 64 bits, not {show(value)}")
     return value
 
 
@@ -47,7 +74,7 @@ def email_or_id(value: object) -> str | int:
         address = value.strip()
         local, at, domain = address.rpartition("@")
         if not at or not local or not domain or any(c.isspace() for c in address):
-            raise InvalidParameterError(f"email must be an e-mail address or an int ID, not {value!r}")
+            raise InvalidParameterError(f"email must be an e-mail address or an int ID, not {show(value)}")
         return address
     return positive_id("email (an e-mail ID)", value)
 
@@ -59,18 +86,42 @@ def wire_bool(value: bool) -> str:
 
 def require_bool(name: str, value: object) -> bool:
     if not isinstance(value, bool):
-        raise InvalidParameterError(f"{name} must be True or False, not {value!r}")
+        raise InvalidParameterError(f"{name} must be True or False, not {show(value)}")
     return value
 
 
-def bounded_int(name: str, value: object, low: int, high: int | None = None) -> int:
-    """An int (not a bool) in ``low..high``; the message states the range."""
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int)
-        or value < low
-        or (high is not None and value > high)
-    ):
-        span = f"from {low} to {high}" if high is not None else f">= {low}"
-        raise InvalidParameterError(f"{name} must be an int {span}, not {value!r}")
+def bounded_int(name: str, value: object, low: int, high: int = INT64_MAX) -> int:
+    """An int (not a bool) in ``low..high`` (64 bits unless told); the message states the range."""
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        span = f"from {low} to {high}" if high != INT64_MAX else f">= {low} (and of at most 64 bits)"
+        raise InvalidParameterError(f"{name} must be an int {span}, not {show(value)}")
     return value
+
+
+def time_zone(value: object) -> str:
+    """A `time_zone` string, ``hh:mm`` or ``-hh:mm`` (as the service spells it), within
+    `MAX_OFFSET`: the same rule as for a datetime's own offset."""
+    match = _TIME_ZONE.fullmatch(value) if isinstance(value, str) else None
+    if match is not None and int(match[3]) < 60:
+        offset = timedelta(hours=int(match[2]), minutes=int(match[3]))
+        if offset <= MAX_OFFSET:
+            return _spell(-offset if match[1] == "-" else offset)
+    raise InvalidParameterError(
+        f"time_zone must be 'hh:mm' or '-hh:mm' from -14:00 to 14:00 (e.g. '02:00'), not {show(value)}"
+    )
+
+
+def offset_text(offset: timedelta) -> str:
+    """A datetime's UTC offset as `time_zone` spells it: whole minutes within `MAX_OFFSET` only
+    (rounding -05:30:30 would schedule the send at another moment)."""
+    if offset % _MINUTE or abs(offset) > MAX_OFFSET:
+        raise InvalidParameterError(
+            f"send_date's UTC offset must be whole minutes from -14:00 to 14:00, not {offset}"
+        )
+    return _spell(offset)
+
+
+def _spell(offset: timedelta) -> str:
+    minutes = offset // _MINUTE
+    hours, mins = divmod(abs(minutes), 60)
+    return f"{'-' if minutes < 0 else ''}{hours:02d}:{mins:02d}"

@@ -8,7 +8,7 @@ records at or below it are dropped: right under either reading. A page shorter t
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Iterator, Mapping
 from operator import attrgetter, lt
 from types import TracebackType
 from typing import TYPE_CHECKING, Final
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
     from .._client import Mailkit
 
-__all__ = ["BouncePages", "RawReport", "Report"]
+__all__ = ["BounceStream", "BouncePages", "RawReport", "Report"]
 
 BOUNCES: Final = "mailkit.report.raw.bounces"
 MAX_PAGE_SIZE: Final = 25_000
@@ -216,16 +216,18 @@ class RawReport:
         send_id: int | None = None,
         after_id: int | None = None,
         page_size: int = MAX_PAGE_SIZE,
-    ) -> AsyncIterator[Bounce]:
+    ) -> BounceStream:
         """Every bounce record with `undelivered_log_id > after_id`, exactly once, in ID order.
 
         Memory stays at about one page whatever the total. A failed page is retried at the same
         cursor; an error that ends the stream carries `cursor`: resume with `after_id=error.cursor`.
         Leaving the loop holds no connection (a page is read whole before its first record is
-        yielded). Arguments are checked now, before iteration starts.
+        yielded), and a bare `break` frees the page at once, under asyncio and trio alike (no
+        async generator is left for a finalizer); `contextlib.aclosing(...)` closes it explicitly.
+        Arguments are checked now, before iteration starts.
         """
         cursor = self._cursor(message_id, send_id, after_id, page_size)
-        return _records(cursor)
+        return BounceStream(cursor)
 
     def bounce_pages(
         self,
@@ -249,11 +251,49 @@ class RawReport:
         return _Cursor(self._client, message_id, send_id, start, size)
 
 
-async def _records(cursor: _Cursor) -> AsyncIterator[Bounce]:
-    while (page := await cursor.next_page()) is not None:
-        for record in page:
-            yield record
-        del page  # before the next fetch: at most one page alive at a time
+class BounceStream:
+    """The records of `report.raw.bounces`: an async iterator that is also closable (`aclose`,
+    so `contextlib.aclosing` takes it), not an async generator.
+
+    Under trio, an async generator left by `break` is finalized by the garbage collector with a
+    ResourceWarning (trio's rule: close it with `aclosing`). This object holds no frame and no
+    task: dropping it frees its page at once, on either backend; `aclose()` does so explicitly.
+    """
+
+    __slots__ = ("_cursor", "_records")
+
+    def __init__(self, cursor: _Cursor) -> None:
+        self._cursor: _Cursor | None = cursor
+        self._records: Iterator[Bounce] = iter(())
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> Bounce:
+        # The per-record path: one step of the page's iterator, no await.
+        for record in self._records:
+            return record
+        return await self._next_page()
+
+    async def _next_page(self) -> Bounce:
+        self._records = iter(())  # the spent page goes before the next is fetched
+        cursor = self._cursor
+        try:
+            while cursor is not None and (page := await cursor.next_page()) is not None:
+                self._records = iter(page)
+                del page  # only the iterator holds it: at most one page alive at a time
+                for record in self._records:
+                    return record
+        except BaseException:
+            self._cursor = None  # an error ends the stream, as it would end a generator
+            raise
+        self._cursor = None
+        raise StopAsyncIteration
+
+    async def aclose(self) -> None:
+        """End the stream and free its page; later iteration ends at once."""
+        self._cursor = None
+        self._records = iter(())
 
 
 class Report:
