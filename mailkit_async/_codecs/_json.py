@@ -40,13 +40,13 @@ class JsonCodec:
     def encode(self, request: Request, client_id: int, client_md5: str) -> bytes:
         """The body; `InvalidParameterError` for a value JSON (or the service) cannot carry."""
         parameters = dict(request.json_params)
-        try:
-            if _too_wide(parameters):
-                raise OverflowError("an int beyond 64 bits")
-            return self._encoder.encode(_Envelope(request.function, client_id, client_md5, parameters))
-        except (TypeError, ValueError, OverflowError, RecursionError, msgspec.EncodeError) as exc:
-            # UnicodeEncodeError (a lone surrogate) is a ValueError. Raised outside the except.
-            problem = f"{type(exc).__name__}: {exc}"
+        problem = "an int beyond 64 bits" if _too_wide(parameters) else ""
+        if not problem:
+            try:
+                return self._encoder.encode(_Envelope(request.function, client_id, client_md5, parameters))
+            except (TypeError, ValueError, OverflowError, RecursionError, msgspec.EncodeError) as exc:
+                # UnicodeEncodeError (a lone surrogate) is a ValueError. Raised outside the except.
+                problem = f"{type(exc).__name__}: {exc}"
         raise InvalidParameterError(
             f"{_culprit(self._encoder, parameters)} cannot be sent over JSON ({problem})",
             function=request.function,

@@ -116,9 +116,18 @@ def offset_text(offset: timedelta) -> str:
     (rounding -05:30:30 would schedule the send at another moment)."""
     if offset % _MINUTE or abs(offset) > MAX_OFFSET:
         raise InvalidParameterError(
-            f"send_date's UTC offset must be whole minutes from -14:00 to 14:00, not {offset}"
+            f"send_date's UTC offset must be whole minutes from -14:00 to 14:00, not {_exact(offset)}"
         )
     return _spell(offset)
+
+
+def _exact(offset: timedelta) -> str:
+    """An offset to the microsecond, as +hh:mm:ss[.ffffff] (timedelta's own str says "-1 day")."""
+    size = abs(offset)
+    minutes, seconds = divmod(size.days * 86_400 + size.seconds, 60)
+    hours, minutes = divmod(minutes, 60)
+    fraction = f".{size.microseconds:06d}" if size.microseconds else ""
+    return f"{'-' if offset < timedelta(0) else '+'}{hours:02d}:{minutes:02d}:{seconds:02d}{fraction}"
 
 
 def _spell(offset: timedelta) -> str:
