@@ -20,7 +20,7 @@ import pytest
 import respx
 from _helpers import BASE, PATHS, xml_fault, xml_response, xml_string
 
-from mailkit_async import Mailkit, MailkitError, RetryPolicy, ServerError
+from mailkit_async import Mailkit, MailkitError, RetryPolicy
 from mailkit_async._answers import short
 from mailkit_async._codecs._xmlrpc_wire import _short as wire_quote
 from mailkit_async._secrets import EXCERPT_LIMIT, MASK, MIN_RUN, TEXT_LIMIT, WINDOW, Redactor
@@ -91,7 +91,7 @@ def assert_clean(error: BaseException, *, rendered: bool = True) -> None:
 def test_every_piece_and_the_whole_secret_are_masked_at_every_offset() -> None:
     assert MIN_RUN <= RUN
     redact = Redactor(SECRET)
-    for offset in range(0, 80):
+    for offset in range(80):
         for start in range(len(SECRET)):
             for stop in range(start + MIN_RUN, len(SECRET) + 1):
                 text = "z" * offset + SECRET[start:stop] + "y" * 7
@@ -182,8 +182,8 @@ async def test_the_secret_at_every_offset_around_every_cut(
         async with Mailkit(
             4321,
             SECRET,
-            protocol=protocol,
-            retry=RetryPolicy(attempts=2, backoff=0),  # type: ignore[arg-type]
+            protocol=protocol,  # type: ignore[arg-type]
+            retry=RetryPolicy(attempts=2, backoff=0),
         ) as mk:
             for offset in offsets():
                 route.mock(side_effect=lambda request, o=offset: respond(placed(o)))
