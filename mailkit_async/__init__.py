@@ -13,6 +13,7 @@ from ._client import Mailkit
 from ._exceptions import (
     APIError,
     AuthenticationError,
+    ClientClosedError,
     InvalidParameterError,
     MailkitError,
     NotUnsubscribedError,
@@ -20,6 +21,7 @@ from ._exceptions import (
     RateLimitError,
     ResponseDecodeError,
     ServerError,
+    TransientError,
     TransportError,
 )
 from ._models import (
@@ -41,6 +43,7 @@ __all__ = [
     "AuthenticationError",
     "Bounce",
     "BouncePages",
+    "ClientClosedError",
     "InvalidParameterError",
     "Mailkit",
     "MailkitError",
@@ -55,6 +58,7 @@ __all__ = [
     "RetryPolicy",
     "ScheduleResult",
     "ServerError",
+    "TransientError",
     "TransportError",
     "Unsubscription",
     "__version__",
