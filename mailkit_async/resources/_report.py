@@ -260,7 +260,7 @@ class BounceStream:
     task: dropping it frees its page at once, on either backend; `aclose()` does so explicitly.
     """
 
-    __slots__ = ("_cursor", "_records")
+    __slots__ = ("__weakref__", "_cursor", "_records")
 
     def __init__(self, cursor: _Cursor) -> None:
         self._cursor: _Cursor | None = cursor
