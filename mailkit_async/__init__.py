@@ -31,6 +31,7 @@ from ._models import (
     ScheduleResult,
     Unsubscription,
 )
+from ._ratelimit import RateLimit
 from ._retry import RetryPolicy
 from ._version import __version__
 from .resources import UNSET, BouncePages
@@ -49,6 +50,7 @@ __all__ = [
     "MassSendResults",
     "NotUnsubscribedError",
     "PaginationError",
+    "RateLimit",
     "RateLimitError",
     "ResponseDecodeError",
     "Revalidation",
