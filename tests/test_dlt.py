@@ -6,6 +6,10 @@ functions; the pipelines' state and the database live under `tmp_path`, with tel
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -316,3 +320,38 @@ def test_the_secret_stays_out_of_the_pipeline_files(
     for path in tmp_path.rglob("*"):
         if path.is_file():
             assert secret.encode() not in path.read_bytes(), path
+
+
+def test_the_readme_example_runs_as_written_and_a_second_run_keeps_the_table_current(tmp_path: Path) -> None:
+    text = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    example = re.search(r"<!-- dlt-example -->\n```python\n(.*?)```", text, re.S)
+    assert example is not None
+    script = tmp_path / "load_bounces.py"
+    script.write_text(example.group(1))
+    emu = MailkitEmulator(client_id=1, client_md5="emulator")
+    emu.seed_bounces(1_500, message_ids=(11, 22, 33))
+    with emu.serve() as server:
+        env = {
+            **os.environ,
+            "MAILKIT_CLIENT_ID": "1",
+            "MAILKIT_CLIENT_MD5": "emulator",
+            "MAILKIT_BASE_URL": server.url,
+        }
+
+        def load() -> str:
+            done = subprocess.run(
+                [sys.executable, str(script)],
+                cwd=tmp_path,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )
+            assert done.returncode == 0, done.stderr
+            return done.stdout
+
+        assert "(1500, 1500)" in load()
+        emu.seed_bounces(40, message_ids=(11, 22, 33), append=True)
+        emu.reset_requests()
+        assert "(1540, 1540)" in load()
+    assert dict(emu.request_log[0].params)["ID_undelivered_log"] == 1_500
