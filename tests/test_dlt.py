@@ -238,7 +238,7 @@ def test_every_field_the_client_reads_from_the_wire_reaches_the_table(tmp_path: 
 def test_one_resource_per_campaign_in_parallel_under_one_rate_limit(tmp_path: Path, protocol: str) -> None:
     emu = StampedEmulator(client_id=1, client_md5=MD5, page_cap=150)
     emu.seed_bounces(1_800, message_ids=(11, 22, 33), send_ids=(5,))
-    limit = RecordingLimit(5, per=0.2)
+    limit = RecordingLimit(6, per=0.5)
     with emu.serve() as server:
         source = mailkit_source(
             1, MD5, base_url=server.url, protocol=protocol, rate_limit=limit, message_ids=[11, 22]

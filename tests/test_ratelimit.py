@@ -107,7 +107,7 @@ async def test_many_tasks_and_retries_stay_under_the_limit_at_the_server(
     emulator: StampedEmulator, url: str
 ) -> None:
     emulator.faults.add(Fault.status(500), function=RESULTS, times=None, probability=0.3)
-    limit = RecordingLimit(4, per=0.2)
+    limit = RecordingLimit(4, per=0.3)
     results: list[bool] = []
 
     async def work(mk: Mailkit) -> None:
@@ -127,7 +127,7 @@ async def test_many_tasks_and_retries_stay_under_the_limit_at_the_server(
 async def test_clients_sharing_one_limit_share_its_window(
     emulator: StampedEmulator, url: str, protocol: str
 ) -> None:
-    limit = RecordingLimit(3, per=0.2)
+    limit = RecordingLimit(3, per=0.3)
     counts: list[int] = []
 
     async def stream(mk: Mailkit) -> None:
