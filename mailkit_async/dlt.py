@@ -17,8 +17,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, Final
 
-import dlt
 import msgspec
+
+try:
+    import dlt
+except ImportError as exc:
+    raise ImportError('mailkit_async.dlt needs dlt: pip install "mailkit-async[dlt]"') from exc
 from dlt.common.normalizers.naming.snake_case import NamingConvention
 from dlt.common.schema.typing import TTableSchemaColumns
 from dlt.extract import DltResource, DltSource

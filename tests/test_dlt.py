@@ -355,3 +355,10 @@ def test_the_readme_example_runs_as_written_and_a_second_run_keeps_the_table_cur
         emu.reset_requests()
         assert "(1540, 1540)" in load()
     assert dict(emu.request_log[0].params)["ID_undelivered_log"] == 1_500
+
+
+def test_without_dlt_the_import_says_what_to_install() -> None:
+    code = "import sys\nsys.modules['dlt'] = None\nimport mailkit_async\nimport mailkit_async.dlt\n"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert 'pip install "mailkit-async[dlt]"' in done.stderr
