@@ -21,6 +21,8 @@ from mailkit_async.dlt import mailkit_source
 pipeline = dlt.pipeline("bench", destination=dlt.destinations.duckdb(sys.argv[2]), dataset_name="mailkit",
                         pipelines_dir=sys.argv[3])
 pipeline.run(mailkit_source(base_url=sys.argv[1]), loader_file_format="jsonl")
+steps = pipeline.last_trace.steps
+print(", ".join(f"{s.step} {(s.finished_at - s.started_at).total_seconds():.1f} s" for s in steps))
 with duckdb.connect(sys.argv[2]) as db:
     print(db.sql("SELECT count(*) FROM mailkit.raw_bounces").fetchall()[0][0])
 """
