@@ -76,6 +76,7 @@ def main() -> None:
             print(
                 f"dlt -> duckdb  : {rows} rows in {seconds:.1f} s ({rows / seconds:,.0f} rows/s); load {_load()}"
             )
+            print(f"                 ({out.splitlines()[-2]})")
             seconds, out = _timed([sys.executable, "-c", _DLT_RUN, url, str(database), str(pipelines)], env)
             print(
                 f"dlt, next run  : nothing new, {out.splitlines()[-1]} rows in the table after {seconds:.1f} s"
