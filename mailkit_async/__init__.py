@@ -33,6 +33,7 @@ from ._models import (
     ScheduleResult,
     Unsubscription,
 )
+from ._ratelimit import RateLimit
 from ._retry import RetryPolicy
 from ._version import __version__
 from .resources import UNSET, BouncePages
@@ -52,6 +53,7 @@ __all__ = [
     "MassSendResults",
     "NotUnsubscribedError",
     "PaginationError",
+    "RateLimit",
     "RateLimitError",
     "ResponseDecodeError",
     "Revalidation",

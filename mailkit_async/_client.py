@@ -17,6 +17,7 @@ import sniffio
 from ._answers import check_auth_text, error_status, raise_for_json_error
 from ._codecs import Codec, ProtocolName, get_codec
 from ._exceptions import ClientClosedError, InvalidParameterError, MailkitError
+from ._ratelimit import RateLimit
 from ._request import Request
 from ._retry import RetryPolicy
 from ._secrets import MASK, Redactor, redact_error
@@ -57,6 +58,7 @@ class Mailkit:
         retry: RetryPolicy | None = None,
         http_client: httpx.AsyncClient | None = None,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        rate_limit: RateLimit | None = None,
     ) -> None:
         from .resources import Campaigns, Email, Report, SendmailMass
 
@@ -72,6 +74,8 @@ class Mailkit:
             raise InvalidParameterError(f"retry must be a RetryPolicy, not {type(retry).__name__}")
         if http_client is not None and not isinstance(http_client, httpx.AsyncClient):
             raise InvalidParameterError("http_client must be an httpx.AsyncClient")
+        if rate_limit is not None and not isinstance(rate_limit, RateLimit):
+            raise InvalidParameterError(f"rate_limit must be a RateLimit, not {type(rate_limit).__name__}")
         if (
             isinstance(max_response_bytes, bool)
             or not isinstance(max_response_bytes, int)
@@ -86,6 +90,7 @@ class Mailkit:
             max_response_bytes=max_response_bytes,
             user_agent=f"mailkit-async/{__version__}",
             redact=self._redact.clip,
+            rate_limit=rate_limit,
         )
         self.campaigns: Final = Campaigns(self)
         self.sendmail_mass: Final = SendmailMass(self)

@@ -25,6 +25,7 @@ from ._exceptions import (
     ServerError,
     TransportError,
 )
+from ._ratelimit import RateLimit
 from ._retry import RetryBudget, RetryPolicy, parse_retry_after, run_with_retries
 from ._secrets import WINDOW
 
@@ -62,6 +63,7 @@ class Transport:
         max_response_bytes: int,
         user_agent: str,
         redact: Callable[[str], str] = str,
+        rate_limit: RateLimit | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.policy = policy
@@ -70,6 +72,7 @@ class Transport:
         self._owns_client = http_client is None
         self._user_agent = user_agent
         self._redact = redact  # for what is logged: errors are redacted where they leave the client
+        self.rate_limit = rate_limit
         if http_client is None:
             self.http = httpx.AsyncClient(timeout=timeout or DEFAULT_TIMEOUT)
             self._timeout: httpx.Timeout | None = None  # the client's own
@@ -133,6 +136,9 @@ class Transport:
         raise error
 
     async def _attempt(self, url: str, body: bytes, headers: dict[str, str], function: str) -> bytearray:
+        if self.rate_limit is not None:
+            # Every attempt, retries included; the wait counts against the call's deadline.
+            await self.rate_limit.acquire()
         started = time.perf_counter()
         error: Exception
         request = self.http.build_request(
@@ -179,6 +185,9 @@ class Transport:
             return
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
         if status == 429 or (status == 503 and retry_after is not None):
+            if retry_after is not None and self.rate_limit is not None:
+                # The account is over its limit: hold back every caller, not just this one.
+                self.rate_limit.pause(min(retry_after, self.policy.max_retry_after))
             raise RateLimitError(
                 f"rate limited (HTTP {status})",
                 function=function,
