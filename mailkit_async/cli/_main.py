@@ -165,7 +165,11 @@ def _integer(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}") from None
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, backend: str = "asyncio") -> int:
+    """Run the command line (`argv` defaults to ``sys.argv[1:]``); returns the exit code.
+
+    `backend` is the anyio backend the command runs on ("asyncio" or "trio").
+    """
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command == "bounces" and args.csv_raw and args.format != "csv":
@@ -174,10 +178,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "demo":
             from ._demo import run_demo
 
-            return anyio.run(run_demo, args)
+            return anyio.run(run_demo, args, backend=backend)
         from ._export import run_export
 
-        return anyio.run(run_export, args)
+        return anyio.run(run_export, args, backend=backend)
     except (KeyboardInterrupt, asyncio.CancelledError):
         # Python 3.10's asyncio runner surfaces Ctrl-C as the main task's CancelledError.
         _fail("interrupted; what was reported as written is saved (continue with --resume)")

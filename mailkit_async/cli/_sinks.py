@@ -20,8 +20,7 @@ import os
 import re
 import sqlite3
 from collections.abc import Sequence
-from itertools import chain
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import IO, Any, Final, get_type_hints
 
@@ -40,11 +39,14 @@ LEGACY_FIELDS: Final = (
     "message_id", "text_status", "status", "email_id", "send_id", "email",
     "send_message_id", "user_list_id", "remote_mta", "undelivered_log_id", "recipient_status",
 )  # fmt: skip
-_STRINGS: Final = tuple(name for name, kind in get_type_hints(Bounce).items() if kind is str)
 _astuple = msgspec.structs.astuple
 _asdict = msgspec.structs.asdict
 _extra = attrgetter("extra")
 _json = msgspec.json.Encoder()
+_HINTS: Final = get_type_hints(Bounce)
+# `Bounce` without `extra`, under the Python names: what a JSON line holds when there is no extra.
+_Typed = msgspec.defstruct("_Typed", [(name, _HINTS[name]) for name in FIELDS], gc=False)
+_TYPED_PAGE: Final[Any] = list[_Typed]  # type: ignore[valid-type]
 _TAIL: Final = 1 << 16  # first look at the last 64 KiB for the last record; widened as needed
 _CHUNK: Final = 1 << 22
 
@@ -147,6 +149,8 @@ class _TextSink(Sink):
             try:
                 self._file = open(path, "r+b")  # noqa: SIM115 - closed by close()
                 self._recover(self._file)
+                if self.header and self._file.seek(0, os.SEEK_END) == 0:
+                    self._write(self.header)  # empty, or only a cut header was left
             except OSError as exc:
                 self._close()
                 raise output_error(f"cannot open {path}: {exc.strerror or exc}") from exc
@@ -236,10 +240,8 @@ def jsonl_lines(page: Sequence[Bounce]) -> bytes:
     """The page as JSON lines: typed fields by name, then each `extra` field under its own name."""
     if any(map(_extra, page)):
         return _json.encode_lines([_flat(record) for record in page])
-    lines = _json.encode_lines(list(map(_asdict, page)))
-    # `extra` is the last key, empty on every record. A raw newline ends each line (strings escape
-    # theirs), so this pattern matches only there, and a string cannot hold it.
-    return lines.replace(b',"extra":{}}\n', b"}\n")
+    # No record has extra fields: one conversion in C into a struct of the typed fields alone.
+    return _json.encode_lines(msgspec.convert(page, _TYPED_PAGE, from_attributes=True))
 
 
 def _flat(record: Bounce) -> dict[str, Any]:
@@ -346,31 +348,69 @@ def _count_quotes(file: IO[bytes], start: int, end: int) -> int:
     return count
 
 
-_DANGER: Final = re.compile(r"\x00[=+\-@\t\r]")
-_strings = attrgetter(*_STRINGS)
+_FORMULA_STARTS: Final = frozenset("=+-@\t\r")
+_first = itemgetter(slice(0, 1))  # a cell's first character, "" for an empty cell
+_SPECIAL_CHARS: Final = (",", '"', "\r", "\n")  # what csv.writer quotes (QUOTE_MINIMAL)
 
 
 def csv_rows(page: Sequence[Bounce], *, guard: bool = True) -> bytes:
-    """The page as CSV rows (UTF-8, CRLF): typed columns, then `extra` as a JSON object."""
-    rows: list[tuple[Any, ...]] = list(map(_astuple, page))
+    """The page as CSV rows (UTF-8, CRLF), as `csv.writer` writes them: typed columns, then `extra`.
+
+    Built a column at a time: one scan of a column (its cells joined, and their first characters)
+    tells whether any of its cells needs quoting or the formula guard, so that cell-by-cell work
+    is paid only by the columns that need it.
+    """
+    columns = [
+        _text_column(list(map(_getters[name], page)), guard)
+        if _HINTS[name] is str
+        else _number_column(list(map(_getters[name], page)))
+        for name in FIELDS
+    ]
     if any(map(_extra, page)):
-        rows = [(*row[:-1], _json.encode(row[-1]).decode()) for row in rows]
-    # Otherwise the last cell is an empty dict, which csv writes as str({}): "{}", valid JSON.
-    # One scan of every text cell, joined on NUL (records hold none), finds whether any needs the guard.
-    if guard and _DANGER.search("\x00" + "\x00".join(chain.from_iterable(map(_strings, page)))):
-        rows = [tuple(map(_neutralise, row)) for row in rows]
-    text = io.StringIO()
-    csv.writer(text).writerows(rows)
-    return text.getvalue().encode()
+        columns.append(
+            [_quote(_json.encode(extra).decode()) if extra else "{}" for extra in map(_extra, page)]
+        )
+    else:
+        columns.append(["{}"] * len(page))
+    # Cells and separators laid out in one list by slice assignment (in C), joined once.
+    width = len(columns)
+    out = [","] * (2 * width * len(page))
+    for index, cells in enumerate(columns):
+        out[2 * index :: 2 * width] = cells
+    out[2 * width - 1 :: 2 * width] = ["\r\n"] * len(page)
+    return "".join(out).encode()
 
 
-def _neutralise(cell: object) -> object:
-    if isinstance(cell, str) and cell[:1] in _FORMULA_STARTS and cell:
-        return "'" + cell
+_getters: Final = {name: attrgetter(name) for name in FIELDS}
+
+
+def _text_column(cells: list[str], guard: bool) -> list[str]:
+    if guard:
+        firsts = "".join(map(_first, cells))
+        if any(char in firsts for char in _FORMULA_STARTS):
+            cells = [_neutralise(cell) for cell in cells]
+    joined = "".join(cells)
+    # `in` is a fast substring search, many times quicker here than one regular expression.
+    if any(char in joined for char in _SPECIAL_CHARS):
+        cells = [_quote(cell) for cell in cells]
+    return cells
+
+
+def _number_column(cells: list[int | None]) -> list[str]:
+    if None in cells:
+        return ["" if cell is None else str(cell) for cell in cells]
+    return list(map(str, cells))
+
+
+def _neutralise(cell: str) -> str:
+    """OWASP: a leading ' makes a spreadsheet show the cell as text instead of evaluating it."""
+    return "'" + cell if cell[:1] in _FORMULA_STARTS and cell else cell
+
+
+def _quote(cell: str) -> str:
+    if any(char in cell for char in _SPECIAL_CHARS):
+        return '"' + cell.replace('"', '""') + '"'
     return cell
-
-
-_FORMULA_STARTS: Final = frozenset("=+-@\t\r")
 
 
 # -- SQLite ----------------------------------------------------------------------------------------
