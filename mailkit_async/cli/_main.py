@@ -59,7 +59,9 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=formatter,
     )
     parser.add_argument("--version", action="version", version=f"mailkit-async {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="{demo,bounces}")
+    commands = parser.add_subparsers(
+        dest="command", required=True, metavar="{demo,bounces}", help="run `COMMAND --help` for its options"
+    )
 
     demo = commands.add_parser(
         "demo",
@@ -79,7 +81,9 @@ def _parser() -> argparse.ArgumentParser:
     bounces = commands.add_parser(
         "bounces", help="the raw bounce report", description="The raw bounce report."
     )
-    actions = bounces.add_subparsers(dest="action", required=True, metavar="{export}")
+    actions = bounces.add_subparsers(
+        dest="action", required=True, metavar="{export}", help="run `export --help` for its options"
+    )
     export = actions.add_parser(
         "export",
         help="copy bounces into a JSON-lines, CSV or SQLite file",
