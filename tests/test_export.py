@@ -382,13 +382,13 @@ def test_hostile_text_arrives_whole_in_every_format(
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "csv"])
-def test_cli_resume_after_cuts_inside_the_last_record(server: Any, tmp_path: Path, fmt: str) -> None:
+def test_cli_resume_after_cuts_in_the_last_records(server: Any, tmp_path: Path, fmt: str) -> None:
     full_path = tmp_path / f"full.{fmt}"
     assert export(server, fmt, full_path) == 0
     full = full_path.read_bytes()
-    last_start = full.rstrip(b"\n").rfind(b"\n550-5.1.1" if fmt == "csv" else b"\n") + 1
     cut = tmp_path / f"cut.{fmt}"
-    for offset in range(last_start - 3, len(full), 9):
+    # The last few records (every byte of the last one is covered by the sink test above).
+    for offset in range(len(full) - 600, len(full), 7):
         cut.write_bytes(full[:offset])
         assert export(server, fmt, cut, "--resume") == 0
         assert cut.read_bytes() == full, f"cut at byte {offset}"
