@@ -156,6 +156,25 @@ def test_disk_failure_on_the_first_page_exits_5_and_removes_the_new_file(
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_disk_failure_while_continuing_leaves_the_file_as_it_was(
+    server: Any, tmp_path: Path, fmt: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / f"b.{fmt}"
+    assert main(argv(server, fmt, out, "--after-id", "19000")) == 0
+    lines = out.read_bytes().splitlines(keepends=True)  # these records have one line each
+    out.write_bytes(b"".join(lines[:200]))  # as if the last run had stopped early
+    before = out.read_bytes()
+
+    def full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    assert main(argv(server, fmt, out, "--resume")) == EXIT["output"]
+    assert "No space left on device" in capsys.readouterr().err
+    assert out.read_bytes() == before  # the part of the page that landed was taken back out
+
+
 def _failing_sqlite(connect: Any) -> Any:
     def failing(*args: Any, **kwargs: Any) -> Any:
         db = connect(*args, **kwargs)

@@ -147,7 +147,7 @@ class _TextSink(Sink):
         self._file: IO[bytes] | None = None
         if path.exists():
             try:
-                self._file = open(path, "r+b")  # noqa: SIM115 - closed by close()
+                self._file = open(path, "r+b", buffering=0)  # noqa: SIM115 - closed by close()
                 self._recover(self._file)
                 if self.header and self._file.seek(0, os.SEEK_END) == 0:
                     self._write(self.header)  # empty, or only a cut header was left
@@ -164,21 +164,28 @@ class _TextSink(Sink):
         raise NotImplementedError
 
     def _create(self) -> None:
-        self._file = open(self.path, "xb")  # noqa: SIM115 - closed by close()
+        self._file = open(self.path, "xb", buffering=0)  # noqa: SIM115 - closed by close()
         self._created = self._ready = True
         if self.header:
             self._write(self.header)
 
     def _write(self, data: bytes) -> None:
         assert self._file is not None
-        self._file.seek(0, os.SEEK_END)
-        self._file.write(data)
-        self._file.flush()
-        os.fsync(self._file.fileno())
+        end = self._file.seek(0, os.SEEK_END)
+        try:
+            view = memoryview(data)
+            while view:  # unbuffered: a write may land only in part
+                view = view[self._file.write(view) or 0 :]
+            os.fsync(self._file.fileno())
+        except OSError:
+            # A full disk, say: take the part of the page that did land back out, so the file
+            # still ends with a complete record.
+            with contextlib.suppress(OSError):
+                self._file.truncate(end)
+            raise
 
     def _truncate(self, file: IO[bytes], size: int) -> None:
         file.truncate(size)
-        file.flush()
         os.fsync(file.fileno())
 
     def _close(self) -> None:
