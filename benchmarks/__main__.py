@@ -31,6 +31,7 @@ MODULES: Final = {
     "memory": "._memory",
     "overlap": "._overlap",
     "retry": "._retry",
+    "export": "._export",
 }
 NAMES: Final = tuple(MODULES)
 

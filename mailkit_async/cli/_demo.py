@@ -18,7 +18,7 @@ from .._codecs import ProtocolName
 from .._exceptions import MailkitError
 from ._progress import Progress
 
-__all__ = ["run_demo"]
+__all__ = ["peak_rss_mib", "run_demo"]
 
 _CLIENT_ID = 1
 _CLIENT_MD5 = "emulator-demo"
@@ -53,7 +53,7 @@ async def run_demo(args: argparse.Namespace) -> int:
     with emulator_process(args.records) as url:
         print(f"Streaming report.raw.bounces over {args.protocol} from {url}", file=sys.stderr)
         count, last, ordered, seconds = await _stream(url, args.protocol, args.records)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    peak = peak_rss_mib(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, sys.platform)
     print(f"records streamed : {count:,} (expected {args.records:,})")
     print(f"exactly once, in order: {'yes' if ordered and count == args.records else 'NO'}")
     print(f"last undelivered_log_id: {last}")
@@ -61,6 +61,11 @@ async def run_demo(args: argparse.Namespace) -> int:
     print(f"throughput       : {count / max(seconds, 1e-9):,.0f} records/s")
     print(f"peak memory (RSS): {peak:,.1f} MiB")
     return 0 if ordered and count == args.records else 1
+
+
+def peak_rss_mib(ru_maxrss: int, platform: str) -> float:
+    """`ru_maxrss` in MiB: the kernel reports bytes on macOS, KiB on Linux and the BSDs."""
+    return ru_maxrss / (2**20 if platform == "darwin" else 2**10)
 
 
 async def _stream(url: str, protocol: ProtocolName, total: int) -> tuple[int, int, bool, float]:

@@ -1,48 +1,139 @@
-"""`mailkit-async bounces export`: copy the raw bounce report into a file or database."""
+"""`mailkit-async bounces export`: copy the raw bounce report into a file or database.
+
+Fetching and writing overlap: the next page is fetched (``bounce_pages(prefetch=1)``) while a
+worker thread writes this one, so the event loop never waits for the disk. A page is flushed and
+synced before the progress line (or the summary) counts it. SIGINT and SIGTERM stop the export
+between pages, print the summary, and leave a file that ``--resume`` continues.
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import signal
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from .._client import Mailkit
+import anyio
+
+from .._client import DEFAULT_BASE_URL, Mailkit
+from ..resources._report import BouncePages
+from ._errors import EXIT, usage_error
 from ._progress import Progress
 from ._sinks import Sink, open_sink
 
-__all__ = ["run_export"]
+__all__ = ["base_url", "credentials", "export_pages", "run_export"]
+
+_STOPPED_BY = {signal.SIGINT: EXIT["interrupted"], signal.SIGTERM: EXIT["terminated"]}
 
 
 async def run_export(args: argparse.Namespace) -> int:
-    """Stream pages into the sink, each written and flushed before the next is asked for."""
-    # Credentials are checked before any file is touched.
-    async with Mailkit(protocol=args.protocol, base_url=args.base_url) as mk:
-        path = Path(args.output)
-        sink = open_sink(args.format, path, resume=args.resume)
-        try:
-            after_id = args.after_id or 0
-            if args.resume and sink.last_id is not None:
-                after_id = max(after_id, sink.last_id)
-            await _copy(mk, args, sink, after_id, path)
-        finally:
-            sink.close()
-    return 0
-
-
-async def _copy(mk: Mailkit, args: argparse.Namespace, sink: Sink, after_id: int, path: Path) -> None:
+    """The whole command; returns its exit code, or raises what `main` turns into one."""
+    client_id, client_md5 = credentials()
+    args.base_url = base_url(args.base_url)
+    path = Path(args.output)
+    # The output is checked (and an existing one recovered) before anything is fetched.
+    sink = open_sink(args.format, path, resume=args.resume, raw_csv=args.csv_raw)
+    start = args.after_id or 0
+    if args.resume and sink.last_id is not None:
+        start = max(start, sink.last_id)
     progress = Progress()
-    pages = mk.report.raw.bounce_pages(
-        message_id=args.message_id, send_id=args.send_id, after_id=after_id, prefetch=1
-    )
+    code: int | None = None
     try:
-        async with pages:
-            async for page in pages:
-                sink.write_page(page)
-                progress.advance(len(page), sink.last_id)
+        async with Mailkit(client_id, client_md5, protocol=args.protocol, base_url=args.base_url) as mk:
+            pages = mk.report.raw.bounce_pages(
+                message_id=args.message_id, send_id=args.send_id, after_id=start, prefetch=1
+            )
+            code = await until_signalled(lambda: export_pages(pages, sink, progress))
+        if code is None:
+            await anyio.to_thread.run_sync(sink.finish)
+            code = EXIT["ok"]
     finally:
         progress.finish()
-        last = sink.last_id if sink.last_id is not None else after_id
-        print(
-            f"{progress.count:,} records written to {path} (last undelivered_log_id {last})",
-            file=sys.stderr,
+        sink.close(failed=code != EXIT["ok"])
+        _summary(sink, start, ok=code == EXIT["ok"])
+    if code != EXIT["ok"]:
+        reason = "interrupted" if code == EXIT["interrupted"] else "terminated (SIGTERM)"
+        print(f"mailkit-async: {reason}", file=sys.stderr)
+    return code
+
+
+async def export_pages(pages: BouncePages, sink: Sink, progress: Progress | None = None) -> None:
+    """Write every page into `sink` from a worker thread while the next one is fetched."""
+    async with pages:
+        async for page in pages:
+            # Not abandoned on cancellation: a page being written is finished (and counted) first.
+            await anyio.to_thread.run_sync(sink.write_page, page)
+            if progress is not None:
+                progress.advance(len(page), sink.last_id)
+            del page
+
+
+async def until_signalled(work: Callable[[], Awaitable[None]]) -> int | None:
+    """Run `work`; SIGINT or SIGTERM cancels it. Returns the exit code of the signal, if one came."""
+    stopped: list[int] = []
+    failure: list[Exception] = []
+
+    async def run(scope: anyio.CancelScope) -> None:
+        try:
+            await work()
+        except Exception as error:  # re-raised below, outside the task group (no ExceptionGroup)
+            failure.append(error)
+        finally:
+            scope.cancel()
+
+    async def watch(scope: anyio.CancelScope) -> None:
+        with contextlib.ExitStack() as stack:
+            try:
+                signals = stack.enter_context(anyio.open_signal_receiver(*_STOPPED_BY))
+            except (NotImplementedError, ValueError, RuntimeError):
+                return  # no handlers here (Windows, or not the main thread): Ctrl-C still interrupts
+            async for signum in signals:
+                stopped.append(_STOPPED_BY[signal.Signals(signum)])
+                scope.cancel()
+                return
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(watch, group.cancel_scope)
+        group.start_soon(run, group.cancel_scope)
+    if failure:
+        raise failure[0]
+    return stopped[0] if stopped else None
+
+
+def credentials() -> tuple[int, str]:
+    """The account's API ID and MD5 key, from the environment (never from the command line,
+    where other users of the machine could read them)."""
+    client_id = os.environ.get("MAILKIT_CLIENT_ID", "").strip()
+    client_md5 = os.environ.get("MAILKIT_CLIENT_MD5", "").strip()
+    missing = [
+        name
+        for name, value in (("MAILKIT_CLIENT_ID", client_id), ("MAILKIT_CLIENT_MD5", client_md5))
+        if not value
+    ]
+    if missing:
+        raise usage_error(
+            f"no credentials: set {' and '.join(missing)} in the environment "
+            "(the API ID and MD5 key from the account's Integration settings in Mailkit)"
         )
+    if not client_id.isdigit() or int(client_id) == 0:
+        raise usage_error("MAILKIT_CLIENT_ID must be the account's numeric API ID")
+    return int(client_id), client_md5
+
+
+def base_url(option: str | None) -> str:
+    """--base-url, else MAILKIT_BASE_URL, else the service's own address."""
+    return option or os.environ.get("MAILKIT_BASE_URL") or DEFAULT_BASE_URL
+
+
+def _summary(sink: Sink, start: int, *, ok: bool) -> None:
+    last = sink.last_id if sink.last_id is not None else start
+    if not ok and not sink.path.exists():
+        print(f"nothing was written; {sink.path} was not created", file=sys.stderr)
+        return
+    line = f"{sink.written:,} records written to {sink.path} (last undelivered_log_id {last})"
+    if not ok:
+        line += "; run the same command with --resume to continue"
+    print(line, file=sys.stderr)

@@ -1,0 +1,413 @@
+"""The export's sinks: every field in every format, resume by records at any cut, the CSV formula
+guard, SQLite schema growth, files of the older layout; and the same end to end over loopback."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mailkit_async import Bounce
+from mailkit_async.cli import main
+from mailkit_async.cli._errors import EXIT, CliError
+from mailkit_async.cli._sinks import FIELDS, LEGACY_FIELDS, CsvSink, csv_rows, jsonl_lines, open_sink
+from mailkit_async.testing import MailkitEmulator
+
+MD5 = "export-secret-md5"
+BOUNCES = "mailkit.report.raw.bounces"
+FORMATS = ["jsonl", "csv", "sqlite"]
+
+# What remote mail servers really put in bounce texts, and what an attacker can.
+TEXTS = [
+    "550-5.1.1 The email account that you tried to reach does not exist. Please try\r\n"
+    "550-5.1.1 double-checking the recipient's email address for typos or\n"
+    "550 5.1.1 unnecessary spaces. https://support.google.com/mail/?p=NoSuchUser",
+    'quoted "text", with commas, and ""doubled"" quotes',
+    '=HYPERLINK("http://evil.example","click")',
+    "+420 123 456",
+    "-1+1",
+    "@SUM(A1:A2)",
+    "\ttab first",
+    "\rCR first",
+    "lone\rcarriage return",
+    "trailing newline\n",
+    "",
+    "Žluťoučký kůň \u2013 💌 \u2028\u2029\ufeff ends with a backslash\\",
+    '}"\r\n1,2,3,"fake row"\r\n',
+    "plain 5.2.2 mailbox full",
+]
+
+
+def record(n: int, extra: dict[str, Any] | None = None) -> Bounce:
+    return Bounce(
+        undelivered_log_id=n,
+        message_id=n % 3 + 1,
+        text_status=TEXTS[n % len(TEXTS)],
+        status="5.1.1",
+        email_id=None if n % 5 == 0 else 1000 + n,
+        send_id=7,
+        email=f"user{n}@example.com",
+        send_message_id=2000 + n,
+        user_list_id=None,
+        remote_mta="dns; mx.example.com",
+        recipient_status="permanent",
+        bounce_category="hard",
+        utm_campaign=TEXTS[(n + 3) % len(TEXTS)],
+        campaign_name=f"Newsletter, {n}",
+        subject=TEXTS[(n + 5) % len(TEXTS)],
+        extra=extra or {},
+    )
+
+
+def typed(bounce: Bounce) -> dict[str, Any]:
+    fields = msgspec.structs.asdict(bounce)
+    del fields["extra"]
+    return fields
+
+
+def read(fmt: str, path: Path) -> list[dict[str, Any]]:
+    """The records of an export as plain dicts, read the way a user would read each format."""
+    if fmt == "jsonl":
+        # Bytes: str.splitlines() would also split at U+2028, which JSON strings hold unescaped.
+        return [json.loads(line) for line in path.read_bytes().splitlines()]
+    if fmt == "csv":
+        with path.open(newline="", encoding="utf-8") as f:
+            return list(csv.DictReader(f))
+    with sqlite3.connect(path) as db:
+        db.row_factory = sqlite3.Row
+        return [dict(row) for row in db.execute("SELECT * FROM bounces ORDER BY undelivered_log_id")]
+
+
+def write(fmt: str, path: Path, pages: list[list[Bounce]], *, resume: bool = False) -> int | None:
+    sink = open_sink(fmt, path, resume=resume)
+    try:
+        for page in pages:
+            sink.write_page(page)
+        sink.finish()
+    finally:
+        sink.close()
+    return sink.last_id
+
+
+def guarded(text: str) -> str:
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+# -- every field ---------------------------------------------------------------------------------
+
+
+def test_jsonl_keeps_every_field_untouched(tmp_path: Path) -> None:
+    pages = [[record(1), record(2, {"BOUNCE_REASON": "=cmd", "SCORE": 1.5, "TAGS": ["a", "b"]})], [record(3)]]
+    write("jsonl", tmp_path / "b.jsonl", pages)
+    rows = read("jsonl", tmp_path / "b.jsonl")
+    expected = [typed(r) | r.extra for page in pages for r in page]
+    assert rows == expected
+    assert list(rows[1]) == [*FIELDS, "BOUNCE_REASON", "SCORE", "TAGS"]  # typed first, in order
+
+
+def test_jsonl_fast_path_writes_what_the_general_one_does() -> None:
+    page = [record(n) for n in range(1, 40)]
+    flat = b"".join(msgspec.json.encode(typed(r)) + b"\n" for r in page)
+    assert jsonl_lines(page) == flat
+
+
+def test_csv_has_typed_columns_and_an_extra_json_column(tmp_path: Path) -> None:
+    pages = [[record(1, {"X_NEW": 'a,"b"\nc', "N": 5})], [record(2)]]
+    write("csv", tmp_path / "b.csv", pages)
+    rows = read("csv", tmp_path / "b.csv")
+    assert list(rows[0]) == [*FIELDS, "extra"]
+    assert json.loads(rows[0]["extra"]) == {"X_NEW": 'a,"b"\nc', "N": 5}
+    assert json.loads(rows[1]["extra"]) == {}
+    for row, bounce in zip(rows, [r for page in pages for r in page], strict=True):
+        for name, value in typed(bounce).items():
+            expected = "" if value is None else str(value)
+            assert row[name] == (guarded(expected) if isinstance(value, str) else expected)
+
+
+def test_sqlite_adds_a_column_when_a_field_first_appears_and_resumes_across_it(tmp_path: Path) -> None:
+    path = tmp_path / "b.sqlite"
+    assert write("sqlite", path, [[record(1), record(2)], [record(3, {"NEW_A": "x"})]]) == 3
+    assert write("sqlite", path, [[record(4, {"NEW_B": [1, {"k": "v"}], "NEW_A": 7})]], resume=True) == 4
+    assert open_sink("sqlite", path, resume=True).last_id == 4
+    rows = read("sqlite", path)
+    assert [row["undelivered_log_id"] for row in rows] == [1, 2, 3, 4]
+    assert [row["NEW_A"] for row in rows] == [None, None, "x", 7]
+    assert [row["NEW_B"] for row in rows] == [None, None, None, '[1,{"k":"v"}]']
+    for row, n in zip(rows, [1, 2, 3, 4], strict=True):
+        assert {k: row[k] for k in FIELDS} == typed(record(n))  # text untouched, no guard
+    with sqlite3.connect(path) as db:
+        columns = [r[1] for r in db.execute("PRAGMA table_info(bounces)")]
+    assert columns == [*FIELDS, "NEW_A", "NEW_B"]
+
+
+def test_sqlite_page_and_its_new_column_commit_together(tmp_path: Path) -> None:
+    path = tmp_path / "b.sqlite"
+    write("sqlite", path, [[record(1)]])
+    with sqlite3.connect(path) as db:  # the database refuses record 3, in the middle of the page
+        db.execute(
+            "CREATE TRIGGER refuse BEFORE INSERT ON bounces WHEN NEW.undelivered_log_id = 3 "
+            "BEGIN SELECT RAISE(ABORT, 'refused'); END"
+        )
+    db.close()
+    sink = open_sink("sqlite", path, resume=True)
+    try:
+        with pytest.raises(CliError) as info:
+            sink.write_page([record(2, {"NEW": "x"}), record(3)])
+    finally:
+        sink.close()
+    assert info.value.code == EXIT["output"] and str(path) in info.value.message
+    assert sink.last_id == 1 and sink.written == 0
+    with sqlite3.connect(path) as db:  # neither the page's rows nor its new column were committed
+        assert [r[1] for r in db.execute("PRAGMA table_info(bounces)")] == list(FIELDS)
+        assert db.execute("SELECT COUNT(*) FROM bounces").fetchone() == (1,)
+    db.close()
+
+
+# -- the formula guard -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r"])
+def test_csv_guard_neutralises_formula_cells_and_raw_writes_them_as_sent(start: str) -> None:
+    text = f"{start}cmd|' /C calc'!A0"
+    bounce = Bounce(undelivered_log_id=1, text_status=text, subject=f"x{start}", campaign_name=text)
+    header = CsvSink.header.decode()
+    (row,) = csv.DictReader(io.StringIO(header + csv_rows([bounce]).decode(), newline=""))
+    assert row["text_status"] == "'" + text and row["campaign_name"] == "'" + text
+    assert row["subject"] == f"x{start}"  # only a cell's first character counts
+    assert row["extra"] == "{}" and row["undelivered_log_id"] == "1"
+    (raw,) = csv.DictReader(io.StringIO(header + csv_rows([bounce], guard=False).decode(), newline=""))
+    assert raw["text_status"] == text and raw["campaign_name"] == text
+
+
+def test_csv_raw_option_end_to_end_and_the_other_formats_untouched(server: Any, tmp_path: Path) -> None:
+    for fmt in FORMATS:
+        assert export(server, fmt, tmp_path / f"g.{fmt}") == 0
+    assert export(server, "csv", tmp_path / "raw.csv", "--csv-raw") == 0
+    sent = [r["TEXT_STATUS"] for r in HOSTILE]
+    assert [r["text_status"] for r in read("csv", tmp_path / "g.csv")] == [guarded(t) for t in sent]
+    assert [r["text_status"] for r in read("csv", tmp_path / "raw.csv")] == sent
+    assert [r["text_status"] for r in read("jsonl", tmp_path / "g.jsonl")] == sent
+    assert [r["text_status"] for r in read("sqlite", tmp_path / "g.sqlite")] == sent
+    with pytest.raises(SystemExit) as usage:  # argparse's own usage error
+        main(["bounces", "export", "--format", "jsonl", "--output", str(tmp_path / "x"), "--csv-raw"])
+    assert usage.value.code == EXIT["usage"] and not (tmp_path / "x").exists()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00")), min_size=1)
+)
+def test_csv_rows_match_the_csv_module_and_read_back_for_any_text(texts: list[str]) -> None:
+    page = [
+        Bounce(undelivered_log_id=n + 1, text_status=t, subject=t[::-1], extra={"T": t} if n % 2 else {})
+        for n, t in enumerate(texts)
+    ]
+    out = io.StringIO()
+    writer = csv.writer(out)
+    for bounce in page:
+        cells = [*msgspec.structs.astuple(bounce)[:-1], msgspec.json.encode(bounce.extra).decode()]
+        writer.writerow([guarded(c) if isinstance(c, str) and not c.startswith("{") else c for c in cells])
+    assert csv_rows(page) == out.getvalue().encode()
+    raw = list(csv.reader(io.StringIO(csv_rows(page, guard=False).decode(), newline="")))
+    assert [row[FIELDS.index("text_status")] for row in raw] == texts
+    assert [json.loads(row[-1]) for row in raw] == [b.extra for b in page]
+
+
+# -- resume: records, not lines ------------------------------------------------------------------
+
+
+def _record_bytes(fmt: str, bounces: list[Bounce]) -> list[bytes]:
+    encode = jsonl_lines if fmt == "jsonl" else csv_rows
+    return [encode([b]) for b in bounces]
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_resume_after_a_cut_at_any_byte_loses_and_repeats_nothing(tmp_path: Path, fmt: str) -> None:
+    bounces = [record(n, {"E": "x\ny"} if n == 3 else None) for n in range(1, 7)]
+    pages = [bounces[:2], bounces[2:4], bounces[4:]]
+    full_path = tmp_path / f"full.{fmt}"
+    write(fmt, full_path, pages)
+    full = full_path.read_bytes()
+    head = len(CsvSink.header) if fmt == "csv" else 0
+    ends = [head]
+    for chunk in _record_bytes(fmt, bounces):
+        ends.append(ends[-1] + len(chunk))
+    assert ends[-1] == len(full)
+    last_start = ends[-2]
+    # Every offset of the last record and the header, and every third one elsewhere.
+    offsets = sorted({*range(head + 1), *range(last_start, len(full) + 1), *range(0, len(full), 3)})
+    path = tmp_path / f"cut.{fmt}"
+    for offset in offsets:
+        path.write_bytes(full[:offset])
+        complete = max((i for i, end in enumerate(ends) if end <= offset), default=0)
+        sink = open_sink(fmt, path, resume=True)
+        try:
+            assert sink.last_id == (bounces[complete - 1].undelivered_log_id if complete else None), offset
+            rest = [b for b in bounces if sink.last_id is None or b.undelivered_log_id > sink.last_id]
+            if rest:
+                sink.write_page(rest)
+            sink.finish()
+        finally:
+            sink.close()
+        assert path.read_bytes() == full, f"cut at byte {offset}"
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_a_file_that_is_no_export_is_refused_untouched(tmp_path: Path, fmt: str) -> None:
+    path = tmp_path / f"b.{fmt}"
+    for content in (b"PNG\x89 binary", b"id,name\r\n1,x\r\n", b'{"undelivered_log_id": "x"}\n'):
+        path.write_bytes(content)
+        with pytest.raises(CliError) as info:
+            open_sink(fmt, path, resume=True)
+        assert info.value.code == EXIT["usage"] and str(path) in info.value.message
+        assert path.read_bytes() == content
+
+
+def test_cut_first_jsonl_line_is_dropped(tmp_path: Path) -> None:
+    path = tmp_path / "b.jsonl"
+    path.write_bytes(jsonl_lines([record(1)])[:25])
+    sink = open_sink("jsonl", path, resume=True)
+    sink.close()
+    assert sink.last_id is None and path.read_bytes() == b""
+
+
+def test_older_csv_layout_is_refused_with_the_id_to_continue_from(tmp_path: Path) -> None:
+    path = tmp_path / "old.csv"
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(LEGACY_FIELDS)
+    for n in (5, 9):
+        writer.writerow(
+            [n if name == "undelivered_log_id" else "multi\nline, text" for name in LEGACY_FIELDS]
+        )
+    content = out.getvalue().encode() + b'1,"cut'
+    path.write_bytes(content)
+    with pytest.raises(CliError) as info:
+        open_sink("csv", path, resume=True)
+    assert info.value.code == EXIT["usage"]
+    assert "eleven-column" in info.value.message and "--after-id 9" in info.value.message
+    assert path.read_bytes() == content  # never extended, never truncated
+
+
+def test_older_sqlite_and_jsonl_files_resume_gaining_the_new_fields(tmp_path: Path) -> None:
+    db_path = tmp_path / "old.sqlite"
+    with sqlite3.connect(db_path) as db:
+        columns = ", ".join(
+            f"{n} INTEGER PRIMARY KEY" if n == "undelivered_log_id" else n for n in LEGACY_FIELDS
+        )
+        db.execute(f"CREATE TABLE bounces ({columns})")
+        db.execute("INSERT INTO bounces (undelivered_log_id, email) VALUES (5, 'old@example.com')")
+    db.close()
+    assert write("sqlite", db_path, [[record(6, {"NEW": 1})]], resume=True) == 6
+    rows = read("sqlite", db_path)
+    assert rows[0]["email"] == "old@example.com" and rows[0]["subject"] is None
+    assert {k: rows[1][k] for k in FIELDS} == typed(record(6)) and rows[1]["NEW"] == 1
+
+    jsonl = tmp_path / "old.jsonl"
+    jsonl.write_text(
+        json.dumps({name: 5 if name == "undelivered_log_id" else None for name in LEGACY_FIELDS}) + "\n"
+    )
+    assert write("jsonl", jsonl, [[record(6)]], resume=True) == 6
+    assert [r["undelivered_log_id"] for r in read("jsonl", jsonl)] == [5, 6]
+
+
+# -- end to end, over loopback -----------------------------------------------------------------------
+
+HOSTILE = [
+    {
+        "ID_MESSAGE": str(n % 2 + 1),
+        "TEXT_STATUS": text,
+        "STATUS": "5.1.1",
+        "ID_EMAIL": str(100 + n),
+        "ID_SEND": "9",
+        "EMAIL": f"u{n}@example.com",
+        "ID_SEND_MESSGE": str(500 + n),
+        "ID_USER_LIST": "3",
+        "REMOTE_MTA": "dns; mx.example.com",
+        "ID_UNDELIVERED_LOG": str(10 * (n + 1)),
+        "RECIPIENT_STATUS": "permanent",
+        "BOUNCE_CAT": "hard",
+        "UTM_CAMPAIGN": text[::-1],
+        "CAMPAIGN_NAME": "Léto, 2026",
+        "SUBJECT": "=1+1",
+    }
+    for n, text in enumerate(TEXTS * 3)
+]
+
+
+def serve_hostile(call: Any) -> list[dict[str, str]]:
+    cursor = int(call.params.get("ID_undelivered_log") or 0)
+    limit = min(int(call.params.get("limit") or 25_000), 4)  # small pages: many page boundaries
+    return [r for r in HOSTILE if int(r["ID_UNDELIVERED_LOG"]) > cursor][:limit]
+
+
+@pytest.fixture
+def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    emulator = MailkitEmulator(client_id=7, client_md5=MD5)
+    emulator.register_function(BOUNCES, serve_hostile)
+    monkeypatch.setenv("MAILKIT_CLIENT_ID", "7")
+    monkeypatch.setenv("MAILKIT_CLIENT_MD5", MD5)
+    with emulator.serve() as running:
+        yield running
+
+
+def export(server: Any, fmt: str, output: Path, *extra: str, backend: str = "asyncio") -> int:
+    argv = ["bounces", "export", "--format", fmt, "--output", str(output), "--base-url", server.url, *extra]
+    return main(argv, backend=backend)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_hostile_text_arrives_whole_in_every_format(
+    server: Any, tmp_path: Path, fmt: str, backend: str
+) -> None:
+    out = tmp_path / f"b.{fmt}"
+    assert export(server, fmt, out, backend=backend) == 0
+    rows = read(fmt, out)
+    assert [int(r["undelivered_log_id"]) for r in rows] == [int(r["ID_UNDELIVERED_LOG"]) for r in HOSTILE]
+    check = guarded if fmt == "csv" else str
+    for row, sent in zip(rows, HOSTILE, strict=True):
+        assert row["text_status"] == check(sent["TEXT_STATUS"])
+        assert row["utm_campaign"] == check(sent["UTM_CAMPAIGN"])
+        assert row["subject"] == check("=1+1") and row["campaign_name"] == "Léto, 2026"
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_cli_resume_after_cuts_in_the_last_records(server: Any, tmp_path: Path, fmt: str) -> None:
+    full_path = tmp_path / f"full.{fmt}"
+    assert export(server, fmt, full_path) == 0
+    full = full_path.read_bytes()
+    cut = tmp_path / f"cut.{fmt}"
+    # The last few records (every byte of the last one is covered by the sink test above).
+    for offset in range(len(full) - 600, len(full), 7):
+        cut.write_bytes(full[:offset])
+        assert export(server, fmt, cut, "--resume") == 0
+        assert cut.read_bytes() == full, f"cut at byte {offset}"
+
+
+def test_real_world_records_carry_the_english_page_fields(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    emulator = MailkitEmulator(client_id=7, client_md5=MD5)
+    emulator.seed_bounces(30, extra_fields=True, message_ids=[11, 12])
+    monkeypatch.setenv("MAILKIT_CLIENT_ID", "7")
+    monkeypatch.setenv("MAILKIT_CLIENT_MD5", MD5)
+    sent = emulator.bounce_records(0, limit=30)
+    with emulator.serve() as running:
+        for fmt in FORMATS:
+            out = tmp_path / f"r.{fmt}"
+            assert export(running, fmt, out) == 0
+            rows = read(fmt, out)
+            assert [r["bounce_category"] for r in rows] == [s["BOUNCE_CAT"] for s in sent]
+            assert [r["campaign_name"] for r in rows] == [s["CAMPAIGN_NAME"] for s in sent]
+            assert [r["subject"] for r in rows] == [s["SUBJECT"] for s in sent]
+            assert [r["utm_campaign"] for r in rows] == [s["UTM_CAMPAIGN"] for s in sent]
