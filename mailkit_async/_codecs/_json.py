@@ -9,7 +9,8 @@ import msgspec
 from .._exceptions import ResponseDecodeError
 from .._models import Bounce
 from .._request import Request
-from . import Buffer, ProtocolName
+from . import Buffer, ProtocolName, is_blank
+from ._bounces import as_page
 
 __all__ = ["JSON_CODEC", "JsonCodec"]
 
@@ -33,7 +34,7 @@ class JsonCodec:
         self._any = msgspec.json.Decoder()
         # A page is decoded straight into Bounce structs; `strict=False` turns the service's
         # numeric strings ("12345") into ints in C. The union admits what an empty or failed
-        # page looks like instead: {} / {"error_status": 1, ...} or "".
+        # page looks like instead: {} / {"error_status": 1, ...} or "" (or one record object).
         self._page = msgspec.json.Decoder(list[Bounce] | dict[str, Any] | str, strict=False)
 
     def encode(self, request: Request, client_id: int, client_md5: str) -> bytes:
@@ -44,7 +45,17 @@ class JsonCodec:
         return _decode(self._any, function, body)
 
     def decode_bounces(self, function: str, body: Buffer) -> list[Bounce] | object:
-        return _decode(self._page, function, body)
+        try:
+            value = _decode(self._page, function, body)
+        except ResponseDecodeError:
+            # Not the usual page: look again, untyped, this page only (a null, an unknown field...).
+            value = _decode(self._any, function, body)
+        try:
+            return as_page(value)
+        except TypeError as exc:
+            raise ResponseDecodeError(
+                function, f"unexpected answer ({exc})", excerpt=bytes(body[:200])
+            ) from None
 
 
 # What msgspec raises for hostile bodies beyond DecodeError: nesting deeper than its limit, and
@@ -54,7 +65,7 @@ _HOSTILE = (RecursionError, UnicodeDecodeError)
 
 def _decode(decoder: msgspec.json.Decoder[Any], function: str, body: Buffer) -> object:
     """Decode `body`; an empty (or blank) body is the empty string, as the service means it."""
-    if not _strip(body):
+    if is_blank(body):
         return ""
     try:
         return decoder.decode(body)
@@ -63,12 +74,6 @@ def _decode(decoder: msgspec.json.Decoder[Any], function: str, body: Buffer) -> 
     except (msgspec.DecodeError, *_HOSTILE) as exc:
         error = ResponseDecodeError(function, f"not valid JSON ({exc})", excerpt=bytes(body[:200]))
     raise error
-
-
-def _strip(body: Buffer) -> bool:
-    """True when the body holds more than white space (the service answers some calls with nothing)."""
-    view = memoryview(body)
-    return bool(len(view) > 64 or bytes(view).strip())
 
 
 JSON_CODEC: Final = JsonCodec()

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Final
 
-import msgspec
-
 from .._exceptions import APIError, ResponseDecodeError
 from .._models import Bounce
 from .._request import Request
-from . import Buffer, ProtocolName
+from . import Buffer, ProtocolName, is_blank
+from ._bounces import as_page
 from ._xmlrpc_wire import XmlRpcFault, XmlRpcFormatError, dumps_call, loads_response
 
 __all__ = ["XMLRPC_CODEC", "XmlRpcCodec"]
@@ -26,6 +25,8 @@ class XmlRpcCodec:
         return dumps_call(request.function, (client_id, client_md5, *request.xmlrpc_params))  # type: ignore[arg-type]
 
     def decode(self, function: str, body: Buffer) -> object:
+        if is_blank(body):
+            return ""  # the service's "nothing", as over JSON
         try:
             return loads_response(body)
         except XmlRpcFault as fault:
@@ -38,11 +39,9 @@ class XmlRpcCodec:
 
     def decode_bounces(self, function: str, body: Buffer) -> list[Bounce] | object:
         value = self.decode(function, body)
-        if not isinstance(value, list):
-            return value
         try:
-            return msgspec.convert(value, list[Bounce], strict=False)
-        except msgspec.ValidationError as exc:
+            return as_page(value)
+        except TypeError as exc:
             raise ResponseDecodeError(
                 function, f"unexpected bounce record ({exc})", excerpt=bytes(body[:200])
             ) from None
