@@ -94,9 +94,9 @@ class Unsubscription(msgspec.Struct, frozen=True):
 
 
 # On the wire an ID must be positive to be one: 0, "0", "" or null fail the strict decode, which
-# hands the page to the second look (`_codecs._bounces`), where they become None. Constructing a
+# hands the list to the second look (`_codecs._records`), where they become None. Constructing a
 # Struct in code checks nothing, so users are not bound by these.
-_Id = Annotated[int, msgspec.Meta(gt=0, le=2**63 - 1)]
+WireId = Annotated[int, msgspec.Meta(gt=0, le=2**63 - 1)]
 # `extra` is never read from the wire by name: a key "(extra)" sent by the service is a field like
 # any other, so the strict decode refuses it and the second look files it under its own name.
 _Extra = Annotated[dict[str, Any], msgspec.Meta(max_length=0)]
@@ -113,16 +113,16 @@ class Bounce(msgspec.Struct, frozen=True, gc=False, kw_only=True, forbid_unknown
     data from the wire, which cannot refer back to the record, so there are no cycles to track.
     """
 
-    message_id: _Id | None = msgspec.field(default=None, name="ID_MESSAGE")
+    message_id: WireId | None = msgspec.field(default=None, name="ID_MESSAGE")
     text_status: str = msgspec.field(default="", name="TEXT_STATUS")
     status: str = msgspec.field(default="", name="STATUS")
-    email_id: _Id | None = msgspec.field(default=None, name="ID_EMAIL")
-    send_id: _Id | None = msgspec.field(default=None, name="ID_SEND")
+    email_id: WireId | None = msgspec.field(default=None, name="ID_EMAIL")
+    send_id: WireId | None = msgspec.field(default=None, name="ID_SEND")
     email: str = msgspec.field(default="", name="EMAIL")
-    send_message_id: _Id | None = msgspec.field(default=None, name="ID_SEND_MESSGE")
-    user_list_id: _Id | None = msgspec.field(default=None, name="ID_USER_LIST")
+    send_message_id: WireId | None = msgspec.field(default=None, name="ID_SEND_MESSGE")
+    user_list_id: WireId | None = msgspec.field(default=None, name="ID_USER_LIST")
     remote_mta: str = msgspec.field(default="", name="REMOTE_MTA")
-    undelivered_log_id: _Id = msgspec.field(name="ID_UNDELIVERED_LOG")
+    undelivered_log_id: WireId = msgspec.field(name="ID_UNDELIVERED_LOG")
     recipient_status: str = msgspec.field(default="", name="RECIPIENT_STATUS")
     # The service's English page shows these on real records; the Czech page does not list them.
     bounce_category: str = msgspec.field(default="", name="BOUNCE_CAT")
