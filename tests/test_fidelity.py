@@ -478,3 +478,29 @@ async def test_mass_send_rows_follow_the_same_id_rule(anyio_backend: str, protoc
         None,
     )
     assert (second.email_id, second.send_id) == (15, 16)
+
+
+# --- the fast way for JSON pages with undocumented fields agrees with the general one --------
+
+TRICKY_UNKNOWN: list[dict[str, Any]] = [
+    {"X_NEW": "first key", **record(1)},  # the first key of its object
+    {**record(2), "X_NEW": "last key"},
+    record(3, X_NEW=7, TEXT_STATUS='quotes a,"X_NEW":"not a field" inside'),
+    record(4, X_NEW='escaped \\" and ", inside', Y_OTHER=None),
+    record(5, X_NEW=True, Y_OTHER=-1.5e3),
+    record(6),
+    record(7, X_NEW={"nested": ["value"]}),  # cannot be cut: the general second look
+]
+
+
+@pytest.mark.parametrize("count", [6, 7])
+def test_unknown_fields_in_any_position_and_form_reach_extra(count: int) -> None:
+    records = TRICKY_UNKNOWN[:count]
+    page = get_codec("json").decode_bounces(BOUNCES, json.dumps(records).encode())
+    assert isinstance(page, list)
+    assert [b.undelivered_log_id for b in page] == list(range(1, count + 1))
+    for raw, bounce in zip(records, page, strict=True):
+        assert bounce.extra == {k: v for k, v in raw.items() if k in ("X_NEW", "Y_OTHER")}
+    assert page[2].text_status == 'quotes a,"X_NEW":"not a field" inside'
+    # The same records over XML-RPC (no fast way there) decode identically.
+    assert get_codec("xmlrpc").decode_bounces(BOUNCES, xml_body(records)) == page
