@@ -191,8 +191,9 @@ def _parse_unsubscribe(protocol: str, value: object, *, target: str | int) -> Un
         email_id, email = None, raw_id.strip()
     else:
         email_id = optional_id(UNSUBSCRIBE, raw_id)
-    if not status:
-        # The page shows "status"; real answers may leave it out (recorded by the PHP client).
+    if not status and "ID_email" in answer:
+        # The page shows "status"; real answers may leave it out (recorded by the PHP client),
+        # the ID alone saying it was done.
         return Unsubscription(email_id=email_id, email=email, already_unsubscribed=None)
     if status not in ("1", "2"):
         raise ResponseDecodeError(UNSUBSCRIBE, f"unexpected status {short(status)}", excerpt=repr(value))
