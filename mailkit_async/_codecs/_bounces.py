@@ -64,7 +64,7 @@ def unknown_field(error: msgspec.ValidationError) -> str | None:
 def with_unknown_fields(body: Buffer, first: str, strict: msgspec.json.Decoder[Any]) -> list[Bounce] | None:
     """The page, its unknown fields in `extra`; ``None`` when something else is odd too."""
     names = {first}
-    data = bytes(body)
+    data = body if type(body) is bytes else bytes(body)
     while len(names) <= _MAX_LEARNT:
         cuts, values, unknown = _cut(frozenset(names))
         stripped = data
