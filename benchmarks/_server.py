@@ -39,7 +39,7 @@ def build_emulator(records: int, *, delay: float, cache_mib: int) -> MailkitEmul
 
     emulator = MailkitEmulator(CLIENT_ID, CLIENT_MD5)
     if records:
-        emulator.seed_bounces(records)
+        emulator.seed_bounces(records, extra_fields=True)  # the fields real records carry
     emulator.add_subscriber(SUBSCRIBER)
     # Big enough to hold every page of a run, so timed passes never wait for rendering.
     emulator.page_cache.max_entries = 4096

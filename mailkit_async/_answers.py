@@ -4,19 +4,25 @@
   failures carry `error_status: 0` (each resource knows its own).
 - Authentication failures come back with HTTP 200: a JSON error object, or over XML-RPC a plain
   string ("Unauthorized", "Disallowed IP a.b.c.d") where the answer would be.
-- Numbers arrive as strings in some answers; an ID of 0 means "none".
+- Numbers arrive as strings in some answers. The one rule for IDs, in every answer: a positive
+  integer (or its digits) is the ID; ``""``, ``0``, ``"0"`` and null mean none; anything else is
+  not an ID. Null text is ``""``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from typing import Final
 
 from ._exceptions import APIError, AuthenticationError, ResponseDecodeError
 from ._secrets import WINDOW, clip
 
 __all__ = [
+    "NOT_AN_ID",
     "api_error",
+    "read_id",
+    "read_text",
     "short",
     "check_auth_text",
     "error_status",
@@ -24,6 +30,7 @@ __all__ = [
     "optional_id",
     "parse_timestamp",
     "raise_for_json_error",
+    "text",
 ]
 
 _AUTH_TEXTS = ("unauthorized", "disallowed ip")
@@ -74,17 +81,54 @@ def raise_for_json_error(function: str, value: Mapping[str, object]) -> None:
         raise api_error(function, str(value.get("error", "")))
 
 
-def optional_id(function: str, raw: object) -> int | None:
-    """An ID as an int; 0, "" and null mean none."""
-    if raw is None or raw == "":
+NOT_AN_ID: Final = object()
+"""What `read_id` gives for a value that is not an ID (a word, a negative number, a bool...)."""
+_MAX_ID: Final = 2**63 - 1  # what both protocols can carry back
+
+
+def read_id(raw: object) -> object:
+    """The one rule for IDs: an int, ``None`` (``""``, ``0``, ``"0"``, null), or `NOT_AN_ID`."""
+    if raw is None:
         return None
-    if isinstance(raw, bool):
+    if isinstance(raw, str):
+        text = raw.strip()
+        if not text:
+            return None
+        if not (text.isascii() and text.isdigit()):
+            return NOT_AN_ID
+        raw = int(text)
+    elif isinstance(raw, float) and raw.is_integer():
+        raw = int(raw)
+    if type(raw) is not int or raw < 0 or raw > _MAX_ID:
+        return NOT_AN_ID
+    return raw or None
+
+
+def read_text(raw: object) -> object:
+    """The one rule for text: as sent; null is ``""``; a number is its digits; else `NOT_AN_ID`."""
+    if raw is None:
+        return ""
+    if isinstance(raw, str):
+        return raw
+    if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+        return str(raw)
+    return NOT_AN_ID
+
+
+def optional_id(function: str, raw: object) -> int | None:
+    """An ID by `read_id`'s rule; a value that is no ID is a `ResponseDecodeError`."""
+    value = read_id(raw)
+    if value is NOT_AN_ID:
         raise ResponseDecodeError(function, f"expected an ID, got {short(raw)}", excerpt=repr(raw))
-    try:
-        number = int(raw) if isinstance(raw, (int, str, float)) else int(str(raw))
-    except (TypeError, ValueError):
-        raise ResponseDecodeError(function, f"expected an ID, got {short(raw)}", excerpt=repr(raw)) from None
-    return number or None
+    return value  # type: ignore[return-value]
+
+
+def text(function: str, raw: object) -> str:
+    """Text by `read_text`'s rule; a value that is no text is a `ResponseDecodeError`."""
+    value = read_text(raw)
+    if value is NOT_AN_ID:
+        raise ResponseDecodeError(function, f"expected a text, got {short(raw)}", excerpt=repr(raw))
+    return value  # type: ignore[return-value]
 
 
 def parse_timestamp(function: str, text: str) -> datetime:

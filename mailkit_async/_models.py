@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 
@@ -93,29 +93,41 @@ class Unsubscription(msgspec.Struct, frozen=True):
     already_unsubscribed: bool | None
 
 
-class Bounce(msgspec.Struct, frozen=True, gc=False, kw_only=True):
+# On the wire an ID must be positive to be one: 0, "0", "" or null fail the strict decode, which
+# hands the list to the second look (`_codecs._records`), where they become None. Constructing a
+# Struct in code checks nothing, so users are not bound by these.
+WireId = Annotated[int, msgspec.Meta(gt=0, le=2**63 - 1)]
+# `extra` is never read from the wire by name: a key "(extra)" sent by the service is a field like
+# any other, so the strict decode refuses it and the second look files it under its own name.
+_Extra = Annotated[dict[str, Any], msgspec.Meta(max_length=0)]
+
+
+class Bounce(msgspec.Struct, frozen=True, gc=False, kw_only=True, forbid_unknown_fields=True):
     """One record of `report.raw.bounces`.
 
     Decoded straight from the wire: the service's upper-case names (and its misspelled
-    ``ID_SEND_MESSGE``) map onto these fields, numbers sent as strings become ints, fields the docs
-    do not list are ignored. ``gc=False``: only str/int/None inside, so no cycles to track.
+    ``ID_SEND_MESSGE``) map onto these fields, numbers sent as strings become ints. An ID of
+    ``""``, ``0``, ``"0"`` or null is ``None``; null text is ``""``. Every field the docs do not
+    list lands in `extra` under its own name, as does a documented field whose value is not of
+    its kind (``"ID_EMAIL": "n/a"``), so nothing sent is lost. ``gc=False``: the values are plain
+    data from the wire, which cannot refer back to the record, so there are no cycles to track.
     """
 
-    message_id: int | None = msgspec.field(default=None, name="ID_MESSAGE")
+    message_id: WireId | None = msgspec.field(default=None, name="ID_MESSAGE")
     text_status: str = msgspec.field(default="", name="TEXT_STATUS")
     status: str = msgspec.field(default="", name="STATUS")
-    email_id: int | None = msgspec.field(default=None, name="ID_EMAIL")
-    send_id: int | None = msgspec.field(default=None, name="ID_SEND")
+    email_id: WireId | None = msgspec.field(default=None, name="ID_EMAIL")
+    send_id: WireId | None = msgspec.field(default=None, name="ID_SEND")
     email: str = msgspec.field(default="", name="EMAIL")
-    send_message_id: int | None = msgspec.field(default=None, name="ID_SEND_MESSGE")
-    user_list_id: int | None = msgspec.field(default=None, name="ID_USER_LIST")
+    send_message_id: WireId | None = msgspec.field(default=None, name="ID_SEND_MESSGE")
+    user_list_id: WireId | None = msgspec.field(default=None, name="ID_USER_LIST")
     remote_mta: str = msgspec.field(default="", name="REMOTE_MTA")
-    undelivered_log_id: int = msgspec.field(name="ID_UNDELIVERED_LOG")
+    undelivered_log_id: WireId = msgspec.field(name="ID_UNDELIVERED_LOG")
     recipient_status: str = msgspec.field(default="", name="RECIPIENT_STATUS")
     # The service's English page shows these on real records; the Czech page does not list them.
     bounce_category: str = msgspec.field(default="", name="BOUNCE_CAT")
     utm_campaign: str = msgspec.field(default="", name="UTM_CAMPAIGN")
     campaign_name: str = msgspec.field(default="", name="CAMPAIGN_NAME")
     subject: str = msgspec.field(default="", name="SUBJECT")
-    extra: dict[str, Any] = msgspec.field(default_factory=dict, name="(extra)")
+    extra: _Extra = msgspec.field(default_factory=dict, name="(extra)")
     """Every other field the service sent, under its own name, with its value as sent."""

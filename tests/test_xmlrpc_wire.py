@@ -327,15 +327,15 @@ def test_xml_declarations_stay_on_the_fast_path(declaration: bytes) -> None:
     assert loads_both(body) == "Invalid ID_email or email"
 
 
-def test_declared_encoding_is_not_trusted() -> None:
-    # Bytes are read as UTF-8 whatever the declaration says; Latin-2 bytes are not UTF-8.
-    ok = (
-        b'<?xml version="1.0" encoding="ISO-8859-2"?>'
-        + response("<value>\xc5\x99</value>".encode("latin-1"))[21:]
-    )
-    assert loads_response(ok) == "ř"
-    bad = b'<?xml version="1.0" encoding="ISO-8859-2"?>' + response(b"<value>\xf8</value>")[21:]
-    refused(bad)
+def test_declared_encoding_is_honoured() -> None:
+    # XML 1.0 makes the declaration binding: these bytes are "Å\x99" in Latin-2, not UTF-8's "ř".
+    tail = response("<value>\xc5\x99</value>".encode("latin-1"))[21:]
+    assert loads_both(b'<?xml version="1.0" encoding="ISO-8859-2"?>' + tail) == "\u0139\x99"
+    latin2 = b'<?xml version="1.0" encoding="ISO-8859-2"?>' + response(b"<value>\xf8</value>")[21:]
+    assert loads_both(latin2) == "ř"
+    # Without a declaration (or declaring UTF-8) the same byte is not UTF-8: refused.
+    refused(response(b"<value>\xf8</value>"))
+    refused(b'<?xml version="1.0" encoding="utf-8"?>' + response(b"<value>\xf8</value>")[21:])
 
 
 # --------------------------------------------------------------------------------------------
@@ -681,10 +681,21 @@ def test_invalid_utf8_is_refused(raw: bytes) -> None:
     )
 
 
-def test_utf16_and_nul_bytes_are_refused() -> None:
-    text = UNSUBSCRIBE_OK_XML.decode().replace("utf-8", "utf-16")
-    assert "NUL" in refused(text.encode("utf-16"))
+@pytest.mark.parametrize("codec", ["utf-16", "utf-16-le", "utf-16-be", "utf-32"])
+def test_utf16_and_utf32_are_read(codec: str) -> None:
+    # With a BOM, or (UTF-16 without one) by the form of "<?" that XML 1.0 appendix F names.
+    name = codec.split("-l")[0].split("-b")[0]
+    text = UNSUBSCRIBE_OK_XML.decode().replace("utf-8", name)
+    body = text.encode(codec)
+    assert loads_response(body) == wire._loads_general(body, 64) == loads_both(UNSUBSCRIBE_OK_XML)
+
+
+def test_nul_bytes_and_wrong_encodings_are_refused() -> None:
     refused(response(b"<value><string>a\x00b</string></value>"))
+    # Declared UTF-16 but sent as ASCII bytes, an unknown name, bytes the codec cannot read.
+    refused(UNSUBSCRIBE_OK_XML.replace(b"utf-8", b"utf-16"))
+    assert "unknown encoding" in refused(UNSUBSCRIBE_OK_XML.replace(b"utf-8", b"no-such-codec"))
+    refused(UNSUBSCRIBE_OK_XML.replace(b"utf-8", b"ascii").replace(b"</i4>", b"</i4>\xff"))
 
 
 @pytest.mark.parametrize("char", [b"\x01", b"\x08", b"\x0b", b"\x0c", b"\x1f"])

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Literal, Protocol
+from typing import Final, Literal, Protocol
 
 from .._models import Bounce
 from .._request import Request
 
-__all__ = ["Codec", "Buffer", "ProtocolName", "get_codec"]
+__all__ = ["Codec", "Buffer", "ProtocolName", "get_codec", "is_blank"]
 
 ProtocolName = Literal["json", "xmlrpc"]
 Buffer = bytes | bytearray | memoryview
@@ -35,8 +35,26 @@ class Codec(Protocol):
     def decode(self, function: str, body: Buffer) -> object: ...
 
     def decode_bounces(self, function: str, body: Buffer) -> list[Bounce] | object:
-        """Decode a raw.bounces page: a list of `Bounce`, or whatever else came (error, empty)."""
+        """Decode a raw.bounces page (or any JSON array / XML-RPC array of its records).
+
+        A list of `Bounce` (one record object sent alone is a page of one), or whatever else came
+        (an error, ``""`` for an empty or blank body, ``{}``). A record without a usable
+        ``ID_UNDELIVERED_LOG`` is marked with the ID 0 for the cursor to refuse by name.
+        """
         ...
+
+
+_BLANK: Final = b" \t\r\n"
+
+
+def is_blank(body: Buffer) -> bool:
+    """True when the body is empty or only white space, however long (the service's "nothing")."""
+    view = memoryview(body)
+    if not view.nbytes:
+        return True
+    if view[0] not in _BLANK:  # the usual answer: decided by its first byte, nothing copied
+        return False
+    return not bytes(view).strip(_BLANK)
 
 
 def get_codec(protocol: str) -> Codec:

@@ -10,7 +10,8 @@ from .._exceptions import InvalidParameterError, ResponseDecodeError
 from .._models import Bounce
 from .._request import Request
 from .._secrets import WINDOW
-from . import Buffer, ProtocolName
+from . import Buffer, ProtocolName, is_blank
+from ._bounces import as_page, unknown_field, with_unknown_fields
 
 __all__ = ["JSON_CODEC", "JsonCodec"]
 
@@ -34,7 +35,7 @@ class JsonCodec:
         self._any = msgspec.json.Decoder()
         # A page is decoded straight into Bounce structs; `strict=False` turns the service's
         # numeric strings ("12345") into ints in C. The union admits what an empty or failed
-        # page looks like instead: {} / {"error_status": 1, ...} or "".
+        # page looks like instead: {} / {"error_status": 1, ...} or "" (or one record object).
         self._page = msgspec.json.Decoder(list[Bounce] | dict[str, Any] | str, strict=False)
 
     def encode(self, request: Request, client_id: int, client_md5: str) -> bytes:
@@ -56,7 +57,26 @@ class JsonCodec:
         return _decode(self._any, function, body)
 
     def decode_bounces(self, function: str, body: Buffer) -> list[Bounce] | object:
-        return _decode(self._page, function, body)
+        if is_blank(body):
+            return ""
+        try:
+            value = self._page.decode(body)
+        except msgspec.ValidationError as exc:
+            # Not the usual page: look again, this page only. Fields nobody documented have a
+            # fast way (still decoded in C); anything else odd (a null, an empty ID) the general one.
+            name = unknown_field(exc)
+            page = None if name is None else with_unknown_fields(body, name, self._page)
+            value = page if page is not None else _decode(self._any, function, body)
+        except (msgspec.DecodeError, *_HOSTILE) as exc:
+            raise ResponseDecodeError(
+                function, f"not valid JSON ({exc})", excerpt=bytes(body[:WINDOW])
+            ) from None
+        try:
+            return as_page(value)
+        except TypeError as exc:
+            raise ResponseDecodeError(
+                function, f"unexpected answer ({exc})", excerpt=bytes(body[:WINDOW])
+            ) from None
 
 
 _INT64: Final = range(-(2**63), 2**63)
@@ -101,7 +121,7 @@ _HOSTILE = (RecursionError, UnicodeDecodeError)
 
 def _decode(decoder: msgspec.json.Decoder[Any], function: str, body: Buffer) -> object:
     """Decode `body`; an empty (or blank) body is the empty string, as the service means it."""
-    if not _strip(body):
+    if is_blank(body):
         return ""
     try:
         return decoder.decode(body)
@@ -110,12 +130,6 @@ def _decode(decoder: msgspec.json.Decoder[Any], function: str, body: Buffer) -> 
     except (msgspec.DecodeError, *_HOSTILE) as exc:
         error = ResponseDecodeError(function, f"not valid JSON ({exc})", excerpt=bytes(body[:WINDOW]))
     raise error
-
-
-def _strip(body: Buffer) -> bool:
-    """True when the body holds more than white space (the service answers some calls with nothing)."""
-    view = memoryview(body)
-    return bool(len(view) > 64 or bytes(view).strip())
 
 
 JSON_CODEC: Final = JsonCodec()

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Final
 
-import msgspec
-
 from .._exceptions import APIError, InvalidParameterError, ResponseDecodeError
 from .._models import Bounce
 from .._request import Request
 from .._secrets import WINDOW
-from . import Buffer, ProtocolName
+from . import Buffer, ProtocolName, is_blank
+from ._bounces import as_page
 from ._xmlrpc_wire import XmlRpcFault, XmlRpcFormatError, dumps_call, loads_response
 
 __all__ = ["XMLRPC_CODEC", "XmlRpcCodec"]
@@ -36,6 +35,8 @@ class XmlRpcCodec:
         )
 
     def decode(self, function: str, body: Buffer) -> object:
+        if is_blank(body):
+            return ""  # the service's "nothing", as over JSON
         try:
             return loads_response(body)
         except XmlRpcFault as fault:
@@ -48,11 +49,9 @@ class XmlRpcCodec:
 
     def decode_bounces(self, function: str, body: Buffer) -> list[Bounce] | object:
         value = self.decode(function, body)
-        if not isinstance(value, list):
-            return value
         try:
-            return msgspec.convert(value, list[Bounce], strict=False)
-        except msgspec.ValidationError as exc:
+            return as_page(value)
+        except TypeError as exc:
             raise ResponseDecodeError(
                 function, f"unexpected bounce record ({exc})", excerpt=bytes(body[:WINDOW])
             ) from None

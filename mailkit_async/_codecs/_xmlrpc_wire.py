@@ -2,6 +2,10 @@
 
 Reading has two paths that give the same answer:
 
+Bodies are read in the encoding they declare (a BOM, or the XML declaration's ``encoding``: UTF-8,
+UTF-16, ISO-8859-2, windows-1250 or any codec the standard library knows): anything but UTF-8 is
+transcoded to UTF-8 first, so both paths below only ever see UTF-8.
+
 * a fast path for the shape the service actually sends (plain tags, UTF-8, nothing but
   whitespace between elements): one compiled regular expression walks the body token by token
   (a token is a whole ``<member>`` with its scalar value, or one container boundary) and builds
@@ -21,6 +25,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import codecs
 import math
 import re
 from collections.abc import Callable, Sequence
@@ -226,14 +231,71 @@ def loads_response(body: bytes | bytearray | memoryview, *, max_depth: int = 64)
     """The value of the single ``<param>`` of a ``<methodResponse>``, as plain Python.
 
     ``<params/>`` (no param) gives ``""``. A ``<fault>`` raises ``XmlRpcFault``; anything that is
-    not a safe, well-formed XML-RPC response raises ``XmlRpcFormatError``: not UTF-8, not XML, a
-    DTD or entity declaration of any kind, structs/arrays nested deeper than ``max_depth``.
+    not a safe, well-formed XML-RPC response raises ``XmlRpcFormatError``: not in its declared
+    encoding, not XML, a DTD or entity declaration of any kind, structs/arrays nested deeper than
+    ``max_depth``.
     """
-    data = _to_bytes(body)
+    data = _as_utf8(_to_bytes(body))
     value = _loads_fast(data, max_depth)
     if value is _BAIL:
         return _loads_general(data, max_depth)
     return value  # type: ignore[return-value]
+
+
+# --------------------------------------------------------------------------------------------
+# Reading: the declared encoding
+# --------------------------------------------------------------------------------------------
+
+# The encoding an XML declaration names (XML 1.0 puts the declaration first, in ASCII).
+_DECLARED: Final = re.compile(
+    rb"<\?xml[ \t\r\n]+version[ \t\r\n]*=[ \t\r\n]*(?:\"1\.0\"|'1\.0')[ \t\r\n]+encoding[ \t\r\n]*=[ \t\r\n]*"
+    rb"(?:\"([A-Za-z][A-Za-z0-9._-]*)\"|'([A-Za-z][A-Za-z0-9._-]*)')"
+)
+# Byte-order marks and the UTF-16 forms of "<?" (XML 1.0 appendix F), UTF-32 before UTF-16.
+_SIGNATURES: Final = (
+    (b"\xef\xbb\xbf", None),
+    (b"\xff\xfe\x00\x00", "utf-32"),
+    (b"\x00\x00\xfe\xff", "utf-32"),
+    (b"\xff\xfe", "utf-16"),
+    (b"\xfe\xff", "utf-16"),
+    (b"<\x00?\x00", "utf-16-le"),
+    (b"\x00<\x00?", "utf-16-be"),
+)
+_UTF8_NAMES: Final = frozenset({"utf-8", "utf8", "UTF-8", "UTF8", "us-ascii", "US-ASCII", "ascii"})
+
+
+def _as_utf8(data: bytes) -> bytes:
+    """The body in UTF-8: as is when it is (the usual case costs one short match), else transcoded."""
+    if data[:1] == b"<" and data[1:2] != b"\x00":
+        declared = _DECLARED.match(data)
+        if declared is None:
+            return data  # no encoding named: UTF-8, as XML 1.0 says
+        name = (declared[1] or declared[2]).decode("ascii")
+        if name in _UTF8_NAMES:
+            return data
+    else:
+        for signature, name_or_none in _SIGNATURES:
+            if data.startswith(signature):
+                if name_or_none is None:
+                    return data  # a UTF-8 BOM wins over any declaration
+                name = name_or_none
+                break
+        else:
+            return data  # not XML at all, as the parsers will say
+    try:
+        codec = codecs.lookup(name)
+    except LookupError:
+        _fail(f"unknown encoding {name!r}")
+    if codec.name == "utf-8":
+        return data
+    try:
+        text = data.decode(codec.name)
+    except (UnicodeError, ValueError):
+        _fail(f"not valid {name} text, as the body declares")
+    if text.startswith("<?xml"):
+        # Declare what the bytes now are, so reading them again changes nothing.
+        text = text[text.find("?>") + 2 :]
+    return b'<?xml version="1.0" encoding="UTF-8"?>' + text.encode("utf-8")
 
 
 # --------------------------------------------------------------------------------------------
@@ -395,8 +457,8 @@ def _build_fast_pattern() -> tuple[re.Pattern[bytes], tuple[int, ...], tuple[_Co
 
 _FAST, _KINDS, _CONVERTERS, _NAME_GROUP = _build_fast_pattern()
 
-# The XML declaration as XML 1.0 spells it. The encoding named is not read: bodies are UTF-8
-# (the general path makes expat ignore the declaration too), so any name will do.
+# The XML declaration as XML 1.0 spells it. The encoding named was honoured by `_as_utf8`: the
+# body is UTF-8 by now (the general path makes expat ignore the declaration too).
 _PROLOG: Final = re.compile(
     rb"(?:\xef\xbb\xbf)?"
     rb"(?:<\?xml[ \t\r\n]+version[ \t\r\n]*=[ \t\r\n]*(?:\"1\.0\"|'1\.0')"
@@ -552,9 +614,17 @@ def _check_raw(data: bytes) -> None:
         _fail("NUL byte: not UTF-8 XML")
     at = data.find(b"<!")
     while at >= 0:
-        if not (data.startswith(b"<!--", at) or data.startswith(b"<![CDATA[", at)):
+        # Inside a comment or a CDATA section "<!" is text (an SMTP reply quoting <!DOCTYPE html>):
+        # skip to its end (a section left open is expat's to refuse).
+        if data.startswith(b"<!--", at):
+            close = data.find(b"-->", at + 4)
+        elif data.startswith(b"<![CDATA[", at):
+            close = data.find(b"]]>", at + 9)
+        else:
             _fail("DTDs and declarations (<!DOCTYPE, <!ENTITY, ...) are not allowed")
-        at = data.find(b"<!", at + 2)
+        if close < 0:
+            return
+        at = data.find(b"<!", close + 3)
 
 
 def _loads_general(data: bytes, max_depth: int) -> XmlRpcValue:
@@ -564,6 +634,7 @@ def _loads_general(data: bytes, max_depth: int) -> XmlRpcValue:
     buffer between two tags: only elements without children (scalars, ``<name>``, an untyped
     ``<value>``) keep it; anywhere else it must be whitespace.
     """
+    data = _as_utf8(data)
     _check_raw(data)
     stack: list[list[Any]] = []
     buffer: list[str] = []

@@ -5,7 +5,16 @@ from __future__ import annotations
 from functools import partial
 from typing import TYPE_CHECKING, Final
 
-from .._answers import api_error, check_auth_text, error_status, expect_mapping, optional_id, short
+from .._answers import (
+    NOT_AN_ID,
+    api_error,
+    check_auth_text,
+    error_status,
+    expect_mapping,
+    optional_id,
+    read_id,
+    short,
+)
 from .._exceptions import InvalidParameterError, NotUnsubscribedError, ResponseDecodeError
 from .._models import Revalidation, Unsubscription
 from .._request import Request
@@ -122,16 +131,20 @@ def _is_address(text: str) -> bool:
 def _parse_revalidate(protocol: str, value: object, *, target: str | int, agreement: bool) -> Revalidation:
     if protocol == "xmlrpc":
         # The only answer is a text: the address on success (what happened follows `agreement`),
-        # "<address> is not unsubscribed", or a refusal.
+        # or, as the service really answers (recorded by its own PHP client), the JSON outcome
+        # texts; "<address> is not unsubscribed", or a refusal.
         check_auth_text(REVALIDATE, value)
         if not isinstance(value, str):
             raise ResponseDecodeError(REVALIDATE, "expected a text answer", excerpt=repr(value)[:200])
         text = value.strip()
         if text.lower().endswith(_NOT_UNSUBSCRIBED):
             raise NotUnsubscribedError(REVALIDATE, text)
+        email_id = target if isinstance(target, int) else None
+        given = target if isinstance(target, str) else None
+        if text.lower() in (_REVALIDATED, _MAILED):
+            return Revalidation(email=given, email_id=email_id, revalidated=text.lower() == _REVALIDATED)
         if not _is_address(text):
             raise api_error(REVALIDATE, text)
-        email_id = target if isinstance(target, int) else None
         return Revalidation(email=text, email_id=email_id, revalidated=agreement)
     answer = expect_mapping(REVALIDATE, value)
     text = str(answer.get("error", "")).strip()
@@ -159,12 +172,11 @@ def _parse_unsubscribe(protocol: str, value: object, *, target: str | int) -> Un
     if protocol == "xmlrpc":
         # An ID, or the address itself when the account did not know it.
         check_auth_text(UNSUBSCRIBE, value)
-        if isinstance(value, int) and not isinstance(value, bool):
-            return Unsubscription(email_id=value or None, email=given, already_unsubscribed=None)
         if isinstance(value, str) and _is_address(value):
             return Unsubscription(email_id=None, email=value.strip(), already_unsubscribed=None)
-        if isinstance(value, str) and value.strip().isdigit():
-            return Unsubscription(email_id=int(value) or None, email=given, already_unsubscribed=None)
+        email_id = read_id(value)
+        if email_id is not NOT_AN_ID and not (isinstance(value, str) and not value.strip()):
+            return Unsubscription(email_id=email_id, email=given, already_unsubscribed=None)  # type: ignore[arg-type]
         if isinstance(value, str):
             raise api_error(UNSUBSCRIBE, value)
         raise ResponseDecodeError(UNSUBSCRIBE, "expected an ID or a text", excerpt=repr(value)[:200])
@@ -172,12 +184,17 @@ def _parse_unsubscribe(protocol: str, value: object, *, target: str | int) -> Un
     if error_status(answer):
         raise api_error(UNSUBSCRIBE, str(answer.get("error", "")))
     raw_id = answer.get("ID_email")
-    status = str(answer.get("status", "")).strip()
+    raw_status = answer.get("status")
+    status = "" if raw_status is None else str(raw_status).strip()
     email: str | None = given
     if isinstance(raw_id, str) and _is_address(raw_id):
         email_id, email = None, raw_id.strip()
     else:
         email_id = optional_id(UNSUBSCRIBE, raw_id)
+    if not status and "ID_email" in answer:
+        # The page shows "status"; real answers may leave it out (recorded by the PHP client),
+        # the ID alone saying it was done.
+        return Unsubscription(email_id=email_id, email=email, already_unsubscribed=None)
     if status not in ("1", "2"):
         raise ResponseDecodeError(UNSUBSCRIBE, f"unexpected status {short(status)}", excerpt=repr(value))
     return Unsubscription(email_id=email_id, email=email, already_unsubscribed=status == "2")

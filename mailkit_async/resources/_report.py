@@ -3,7 +3,8 @@
 The service answers at most 25 000 records a call, starting at `ID_undelivered_log`. Whether that
 start is inclusive or exclusive is not settled, so the cursor sent is always the last ID seen and
 records at or below it are dropped: right under either reading. A page shorter than asked for is
-*not* the end (the service may cap pages lower); only an empty page is.
+*not* the end (the service may cap pages lower); only an empty page is. Under the inclusive reading
+a page of one can only ever hold the record already seen, so `page_size` starts at 2.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ import anyio
 from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from .._answers import api_error, check_auth_text, error_status
-from .._exceptions import MailkitError, PaginationError, ResponseDecodeError
+from .._answers import api_error, check_auth_text, error_status, short
+from .._codecs._bounces import LOG_ID, UNPLACED
+from .._exceptions import InvalidParameterError, MailkitError, PaginationError, ResponseDecodeError
 from .._models import Bounce
 from .._request import Request
 from ._params import bounded_int, optional_positive_id
@@ -28,11 +30,41 @@ if TYPE_CHECKING:
 
     from .._client import Mailkit
 
-__all__ = ["BounceStream", "BouncePages", "RawReport", "Report"]
+__all__ = ["BounceStream", "BouncePages", "RawReport", "Report", "UnplacedRecordError"]
 
 BOUNCES: Final = "mailkit.report.raw.bounces"
 MAX_PAGE_SIZE: Final = 25_000
+MIN_PAGE_SIZE: Final = 2
 _ID = attrgetter("undelivered_log_id")
+
+
+class UnplacedRecordError(ResponseDecodeError):
+    """A record came without a usable ``ID_UNDELIVERED_LOG``: the cursor cannot step past it.
+
+    Every record before it has been yielded and `cursor` is the last of them, so resuming there
+    meets the same record again. To go past it deliberately: keep `record` (its fields as sent,
+    the unusable ID in ``record.extra["ID_UNDELIVERED_LOG"]`` when one came) and `following`
+    (the records after it in that page, up to the next such record), then resume with
+    ``after_id=skip_after``. `skip_after` is ``None`` when nothing followed it in the page.
+    `record` and `following` are ``None`` if they quote the credentials (never kept in an error).
+    """
+
+    def __init__(self, page: list[Bounce], at: int, cursor: int, secret: str) -> None:
+        record = page[at]
+        end = next((i for i in range(at + 1, len(page)) if page[i].undelivered_log_id == UNPLACED), len(page))
+        following = page[at + 1 : end]
+        sent = short(record.extra[LOG_ID]) if LOG_ID in record.extra else "no such field"
+        super().__init__(
+            BOUNCES,
+            f"record {at + 1} of the page after ID {cursor} has no usable {LOG_ID} ({sent}; "
+            f"email {short(record.email)}, send_id {record.send_id}): it cannot be placed",
+            excerpt=repr(record),
+        )
+        self.cursor = cursor
+        self.skip_after = following[-1].undelivered_log_id if following else None
+        quoted = bool(secret) and secret in repr((record, following))
+        self.record: Bounce | None = None if quoted else record
+        self.following: list[Bounce] | None = None if quoted else following
 
 
 class _Cursor:
@@ -86,7 +118,10 @@ class _Cursor:
             return None
         page: list[Bounce] = value
         cursor = self.position
-        if page[-1].undelivered_log_id <= cursor:
+        ids = list(map(_ID, page))
+        if UNPLACED in ids:  # C-speed scan; only a page with such a record goes further
+            page, ids = self._cut_unplaced(page, ids)
+        if ids[-1] <= cursor:
             if len(page) == 1 and page[0].undelivered_log_id == cursor:
                 return None  # only the echo of the cursor record (inclusive reading): the end
             raise PaginationError(
@@ -94,18 +129,28 @@ class _Cursor:
                 f"the service returned {len(page)} record(s) none of which is past the cursor",
                 cursor=cursor,
             )
-        if page[0].undelivered_log_id <= cursor:
+        if ids[0] <= cursor:
             # The inclusive reading echoes the cursor record: drop what was already yielded.
             start = 1
-            while page[start].undelivered_log_id <= cursor:
+            while ids[start] <= cursor:
                 start += 1
-            del page[:start]
-        ids = list(map(_ID, page))
+            del page[:start], ids[:start]
         # Cheap in C, and the guarantee that makes the cursor sound: IDs strictly ascending.
         if not all(map(lt, ids, ids[1:])):
             raise PaginationError(BOUNCES, "records are not in ascending ID order", cursor=cursor)
         self.position = ids[-1]
         return page
+
+    def _cut_unplaced(self, page: list[Bounce], ids: list[int]) -> tuple[list[Bounce], list[int]]:
+        """The records before the first unplaceable one, or, when there are none, its error.
+
+        Those records are yielded first; the next page then starts with it (after the echo of
+        the cursor, under the inclusive reading), and shows what follows it.
+        """
+        at = ids.index(UNPLACED)
+        if not any(identifier > self.position for identifier in ids[:at]):
+            raise UnplacedRecordError(page, at, self.position, self._client._client_md5)
+        return page[:at], ids[:at]
 
 
 def _not_a_page(value: object) -> None:
@@ -247,7 +292,12 @@ class RawReport:
         message_id = optional_positive_id("message_id", message_id)
         send_id = optional_positive_id("send_id", send_id)
         start = 0 if after_id is None else bounded_int("after_id", after_id, 0)
-        size = bounded_int("page_size", page_size, 1, MAX_PAGE_SIZE)
+        if page_size == 1 and not isinstance(page_size, bool):
+            raise InvalidParameterError(
+                "page_size must be at least 2: a service that reads ID_undelivered_log inclusively "
+                "answers a page of 1 with only the record already seen, and the stream would end"
+            )
+        size = bounded_int("page_size", page_size, MIN_PAGE_SIZE, MAX_PAGE_SIZE)
         return _Cursor(self._client, message_id, send_id, start, size)
 
 

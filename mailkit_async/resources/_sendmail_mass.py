@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from functools import partial
 from typing import TYPE_CHECKING, Final
 
-from .._answers import (
-    api_error,
-    check_auth_text,
-    error_status,
-    expect_mapping,
-    optional_id,
-    parse_timestamp,
-)
+import msgspec
+
+from .._answers import api_error, check_auth_text, error_status, expect_mapping, parse_timestamp
+from .._codecs._records import RecordReader
 from .._exceptions import ResponseDecodeError
-from .._models import MassSendError, MassSendResults
+from .._models import MassSendError, MassSendResults, WireId
 from .._request import Request
 from ._params import optional_positive_id, positive_id
 
@@ -25,6 +20,21 @@ if TYPE_CHECKING:
 __all__ = ["SendmailMass"]
 
 RESULTS: Final = "mailkit.sendmail_mass.results"
+
+
+class _Row(msgspec.Struct, kw_only=True, gc=False):
+    """One failed recipient as the service names its fields (the reader applies the ID rule)."""
+
+    code: WireId | None = msgspec.field(default=None, name="ERROR_CODE")
+    info: str = msgspec.field(default="", name="INFO")
+    date: str = msgspec.field(default="", name="DATE")
+    email: str = msgspec.field(default="", name="EMAIL")
+    email_id: WireId | None = msgspec.field(default=None, name="ID_EMAIL")
+    send_id: WireId | None = msgspec.field(default=None, name="ID_SEND")
+    send_message_id: WireId | None = msgspec.field(default=None, name="ID_SEND_MESSAGE")
+
+
+_ROWS: Final = RecordReader(_Row, ids=("ERROR_CODE",))
 
 
 class SendmailMass:
@@ -62,23 +72,22 @@ def _parse(protocol: str, value: object) -> MassSendResults:
     rows = answer.get("results") or []
     if not isinstance(rows, list):
         raise ResponseDecodeError(RESULTS, "results is not a list", excerpt=repr(rows)[:200])
-    return MassSendResults(status=status, errors=[_error(row) for row in rows])
+    try:
+        errors = [_error(row) for row in _ROWS.convert(rows)]
+    except TypeError as exc:
+        raise ResponseDecodeError(
+            RESULTS, f"unexpected result row ({exc})", excerpt=repr(rows)[:200]
+        ) from None
+    return MassSendResults(status=status, errors=errors)
 
 
-def _error(row: object) -> MassSendError:
-    row = expect_mapping(RESULTS, row)
-    code = optional_id(RESULTS, row.get("ERROR_CODE"))
+def _error(row: _Row) -> MassSendError:
     return MassSendError(
-        code=code or 0,
-        info=_text(row, "INFO"),
-        date=parse_timestamp(RESULTS, _text(row, "DATE")),
-        email=_text(row, "EMAIL"),
-        email_id=optional_id(RESULTS, row.get("ID_EMAIL")),
-        send_id=optional_id(RESULTS, row.get("ID_SEND")),
-        send_message_id=optional_id(RESULTS, row.get("ID_SEND_MESSAGE")),
+        code=row.code or 0,
+        info=row.info,
+        date=parse_timestamp(RESULTS, row.date),
+        email=row.email,
+        email_id=row.email_id,
+        send_id=row.send_id,
+        send_message_id=row.send_message_id,
     )
-
-
-def _text(row: Mapping[str, object], key: str) -> str:
-    value = row.get(key)
-    return "" if value is None else str(value)

@@ -35,7 +35,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--message-ids", type=_ids, default=[12345], help="comma-separated campaign IDs")
     parser.add_argument("--send-ids", type=_ids, default=[123456], help="comma-separated send IDs")
     parser.add_argument("--gap-every", type=int, default=0, help="leave an ID gap after every N records")
-    parser.add_argument("--extra-fields", action="store_true", help="add BOUNCE_CAT, SUBJECT... to records")
+    parser.add_argument(
+        "--extra-fields",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="records carry BOUNCE_CAT, UTM_CAMPAIGN, CAMPAIGN_NAME, SUBJECT, as real ones do (default: on)",
+    )
     parser.add_argument(
         "--protocol-neutral",
         action="store_true",

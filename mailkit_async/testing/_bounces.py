@@ -16,7 +16,7 @@ from typing import Final, Literal
 
 import msgspec
 
-from ._wire import Protocol, escape, scalar
+from ._wire import Protocol, escape, render_json, render_xmlrpc, scalar
 
 __all__ = [
     "MAX_PAGE",
@@ -28,7 +28,8 @@ __all__ = [
 ]
 
 MAX_PAGE: Final = 25_000
-EmptyPage = Literal["[]", "{}", '""', ""]
+EmptyPage = Literal["[]", "{}", '""', "", "\r\n"]
+"""How a page with no records is sent: JSON's forms, or ``"\r\n"``, a blank body over both protocols."""
 
 _EMAIL_ID_BASE: Final = 200_000_000
 _SEND_MESSAGE_ID_BASE: Final = 1_000_000_000
@@ -107,6 +108,7 @@ class BounceSegment:
     base: int = 0
     extra_fields: bool = False
     plain: bool = False
+    real_world: bool = False
 
     def id_at(self, index: int) -> int:
         return self.start_id + index + (index // self.gap_every if self.gap_every else 0)
@@ -138,10 +140,40 @@ class BounceSegment:
             if (message_id is None or m == message_id) and (send_id is None or s == send_id)
         ]
 
-    def record(self, index: int) -> dict[str, str]:
-        """One record as the JSON answer carries it (every value a string)."""
+    def record(self, index: int) -> dict[str, object]:
+        """One record as the JSON answer carries it (strings, and with `real_world` its oddities)."""
         body = _render(self, [index], "json").encode("latin-1")
-        return msgspec.json.decode(body, type=dict[str, str])
+        record: dict[str, object] = msgspec.json.decode(body, type=dict[str, str])
+        return _real_world(record, self.base + index) if self.real_world else record
+
+
+# What records from the real service carry beyond the documentation page, one kind per record in
+# turn (after the documented extra fields): a field nobody documented, null text, an empty or zero
+# ID, a multi-line SMTP reply, and one quoting HTML (CDATA-worthy "<!" included).
+_MULTILINE: Final = (
+    "smtp; 550-5.1.1 The email account that you tried to reach does not exist. Please try\n"
+    "550-5.1.1 double-checking the recipient's email address for typos or\n"
+    "550 5.1.1 unnecessary spaces. https://support.google.com/mail/?p=NoSuchUser"
+)
+_QUOTING_HTML: Final = "smtp; 554 5.7.1 Rejected: <!DOCTYPE html><p>Uživatel neexistuje & spam</p>"
+
+
+def _real_world(record: dict[str, object], n: int) -> dict[str, object]:
+    kind = n % 7
+    if kind == 0:
+        record["X_FEEDBACK_ID"] = f"fbl-{n}"
+    elif kind == 1:
+        record["EMAIL"] = None
+    elif kind == 2:
+        record["ID_SEND"] = ""
+    elif kind == 3:
+        record["ID_USER_LIST"] = "0"
+    elif kind == 4:
+        record["TEXT_STATUS"] = _MULTILINE
+    elif kind == 5:
+        record["REMOTE_MTA"] = None
+        record["TEXT_STATUS"] = _QUOTING_HTML
+    return record
 
 
 @dataclasses.dataclass(frozen=True)
@@ -170,6 +202,7 @@ class BounceLog:
         extra_fields: bool,
         plain: bool,
         append: bool,
+        real_world: bool = False,
     ) -> BounceLog:
         if count < 0 or gap_every < 0:
             raise ValueError("count and gap_every must be >= 0")
@@ -189,7 +222,7 @@ class BounceLog:
             (int(message_ids[k % len(message_ids)]), int(send_ids[k % len(send_ids)])) for k in range(width)
         )
         base = sum(segment.count for segment in kept)
-        segment = BounceSegment(first, count, gap_every, pairs, base, extra_fields, plain)
+        segment = BounceSegment(first, count, gap_every, pairs, base, extra_fields, plain, real_world)
         return BounceLog((*kept, segment), self.version + 1)
 
     def select(
@@ -363,19 +396,37 @@ _XML_PAGE_HEAD: Final = (
     '<?xml version="1.0" encoding="utf-8"?>\n<methodResponse>\n<params>\n<param>\n<value><array><data>\n'
 )
 _XML_PAGE_TAIL: Final = "</data></array></value>\n</param>\n</params>\n</methodResponse>\n"
-_EMPTY_JSON: Final[dict[str, bytes]] = {"[]": b"[]", "{}": b"{}", '""': b'""', "": b""}
+_XML_ONE_HEAD: Final = _XML_PAGE_HEAD.removesuffix("<value><array><data>\n")
+_XML_ONE_TAIL: Final = _XML_PAGE_TAIL.removeprefix("</data></array></value>\n")
+_EMPTY_JSON: Final[dict[str, bytes]] = {"[]": b"[]", "{}": b"{}", '""': b'""', "": b"", "\r\n": b"\r\n"}
 
 
 def render_page(
-    chunks: list[tuple[BounceSegment, Sequence[int]]], protocol: Protocol, empty_page: EmptyPage
+    chunks: list[tuple[BounceSegment, Sequence[int]]],
+    protocol: Protocol,
+    empty_page: EmptyPage,
+    *,
+    single_object: bool = False,
 ) -> bytes:
-    """A whole answer body: the records in ID order, or the empty form when there are none."""
+    """A whole answer body: the records in ID order, or the empty form when there are none.
+
+    `single_object`: a page of exactly one record is that record alone, not a list of one.
+    """
+    if not chunks and empty_page == "\r\n":
+        return b"\r\n"
+    if any(segment.real_world for segment, _ in chunks):
+        records: list[object] = [segment.record(index) for segment, indices in chunks for index in indices]
+        value = records[0] if single_object and len(records) == 1 else records
+        return render_json(value) if protocol == "json" else render_xmlrpc(value)
+    one = single_object and sum(len(indices) for _, indices in chunks) == 1
     if protocol == "json":
         if not chunks:
             return _EMPTY_JSON[empty_page]
         body = ",".join(_render(segment, indices, "json") for segment, indices in chunks)
-        return f"[{body}]".encode("latin-1")
+        return (body if one else f"[{body}]").encode("latin-1")
     body = "".join(_render(segment, indices, "xmlrpc") for segment, indices in chunks)
+    if one:
+        return f"{_XML_ONE_HEAD}{body}{_XML_ONE_TAIL}".encode("latin-1")
     return f"{_XML_PAGE_HEAD}{body}{_XML_PAGE_TAIL}".encode("latin-1")
 
 

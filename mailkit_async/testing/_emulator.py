@@ -7,6 +7,7 @@ server are thin plug-ins that act the chosen fault out in their own medium.
 
 from __future__ import annotations
 
+import codecs
 import dataclasses
 import hmac
 import ipaddress
@@ -159,7 +160,10 @@ class MailkitEmulator:
         print(server.url)
     ```
     `page_cap` lowers the service's 25 000-record page; `cursor` chooses how `ID_undelivered_log`
-    is read; `empty_page` how JSON says "no records"; `allowed_ips` turns on the IP allowlist.
+    is read; `empty_page` how JSON says "no records" (``"\r\n"``: a blank body, both protocols);
+    `allowed_ips` turns on the IP allowlist. `xml_encoding` sends every XML-RPC answer in that
+    codec (``"iso-8859-2"``, ``"windows-1250"``, ``"utf-16"``...), declared as XML 1.0 says;
+    `single_object_pages` answers a page of one record with the record alone, not a list.
     """
 
     def __init__(
@@ -175,11 +179,16 @@ class MailkitEmulator:
         seed: int | None = 0,
         campaigns: Iterable[int] = DEFAULT_CAMPAIGNS,
         log_size: int = 10_000,
+        xml_encoding: str = "utf-8",
+        single_object_pages: bool = False,
     ) -> None:
         if cursor not in ("exclusive", "inclusive"):
             raise ValueError(f"cursor must be 'exclusive' or 'inclusive', not {cursor!r}")
-        if empty_page not in ("[]", "{}", '""', ""):
-            raise ValueError(f'empty_page must be one of [], {{}}, "" or empty, not {empty_page!r}')
+        if empty_page not in ("[]", "{}", '""', "", "\r\n"):
+            raise ValueError(f'empty_page must be one of [], {{}}, "", empty or "\\r\\n", not {empty_page!r}')
+        codecs.lookup(xml_encoding)  # LookupError now, not at the first answer
+        self.xml_encoding = xml_encoding
+        self.single_object_pages = single_object_pages
         if page_cap < 1:
             raise ValueError("page_cap must be >= 1")
         self.client_id = int(client_id)
@@ -322,6 +331,7 @@ class MailkitEmulator:
         extra_fields: bool = False,
         plain: bool = False,
         append: bool = False,
+        real_world: bool = False,
     ) -> range:
         """Fill the raw bounce log with `count` deterministic records (costs O(1) memory).
 
@@ -329,7 +339,9 @@ class MailkitEmulator:
         leaves one ID out after every n records. Records take (message, send) pairs in turn from
         `message_ids`/`send_ids`. `extra_fields` adds the fields seen in the wild (BOUNCE_CAT,
         UTM_CAMPAIGN, CAMPAIGN_NAME, SUBJECT); `plain` keeps texts free of anything a protocol
-        escapes. Returns the span of IDs used (gaps included)."""
+        escapes; `real_world` gives records the forms real answers show, one per record in turn
+        (a field nobody documented, null text, an empty or zero ID, a multi-line SMTP reply, one
+        quoting HTML). Returns the span of IDs used (gaps included)."""
         with self._lock:
             self._bounces = self._bounces.seeded(
                 count,
@@ -340,6 +352,7 @@ class MailkitEmulator:
                 extra_fields=extra_fields,
                 plain=plain,
                 append=append,
+                real_world=real_world,
             )
             self.page_cache.clear()
             if not count:
@@ -457,8 +470,8 @@ class MailkitEmulator:
         message_id: int | None = None,
         send_id: int | None = None,
         limit: int = 100,
-    ) -> list[dict[str, str]]:
-        """Records with ID > `after_id` as the JSON answer carries them (every value a string)."""
+    ) -> list[dict[str, object]]:
+        """Records with ID > `after_id` as the JSON answer carries them (strings, or real-world forms)."""
         chunks = self._bounces.select(after_id + 1, message_id, send_id, limit)
         return [segment.record(index) for segment, indices in chunks for index in indices]
 
@@ -582,7 +595,7 @@ class MailkitEmulator:
             record.processed = True
             if custom is None and logic is not None:
                 value = logic(self._state, call.params, protocol, self.now())
-                return _json_reply(value) if protocol == "json" else _xml_reply(render_xmlrpc(value))
+                return _json_reply(value) if protocol == "json" else self._xml_reply(render_xmlrpc(value))
         if custom is not None:
             try:
                 value = custom(call)
@@ -590,7 +603,7 @@ class MailkitEmulator:
                 with self._lock:
                     self._errors.append(exc)
                 return _page(500, "Internal Server Error")
-            return _json_reply(value) if protocol == "json" else _xml_reply(render_xmlrpc(value))
+            return _json_reply(value) if protocol == "json" else self._xml_reply(render_xmlrpc(value))
         # The bounce log is immutable: pages render outside the lock.
         return self._bounce_page(call)
 
@@ -602,14 +615,30 @@ class MailkitEmulator:
         size = min(limit if limit > 0 else MAX_PAGE, self.page_cap)  # page_cap: the service's own cap
         first_id = cursor + 1 if self.cursor == "exclusive" else cursor
         log = self._bounces
-        key = (log.version, call.protocol, message_id, send_id, max(first_id, 0), size, self.empty_page)
+        single, encoding = self.single_object_pages, self.xml_encoding
+        key = (
+            log.version,
+            call.protocol,
+            message_id,
+            send_id,
+            max(first_id, 0),
+            size,
+            self.empty_page,
+            single,
+            encoding,
+        )
         body = self.page_cache.get(key)
         if body is None:
             chunks = log.select(first_id, message_id, send_id, size)
-            body = render_page(chunks, call.protocol, self.empty_page)
+            body = render_page(chunks, call.protocol, self.empty_page, single_object=single)
+            if call.protocol == "xmlrpc":
+                body = _encoded(body, encoding)
             self.page_cache.put(key, body)
         content_type = JSON_TYPE if call.protocol == "json" else XML_TYPE
         return Reply(200, (("Content-Type", content_type),), body)
+
+    def _xml_reply(self, body: bytes) -> Reply:
+        return _xml_reply(_encoded(body, self.xml_encoding))
 
     def _authorized(self, call: Call) -> bool:
         try:
@@ -637,6 +666,18 @@ class MailkitEmulator:
         if protocol == "json":
             return _json_reply({"error_status": 1, "error": text})
         return _xml_reply(render_xmlrpc(text))
+
+
+_UTF8_DECLARATION: Final = b'<?xml version="1.0" encoding="utf-8"?>'
+
+
+def _encoded(body: bytes, encoding: str) -> bytes:
+    """A UTF-8 XML body in `encoding`, declared so; what the codec lacks as character references."""
+    if encoding.lower().replace("_", "-") in ("utf-8", "utf8") or not body.startswith(_UTF8_DECLARATION):
+        return body
+    text = body[len(_UTF8_DECLARATION) :].decode("utf-8")
+    declaration = f'<?xml version="1.0" encoding="{encoding}"?>'
+    return (declaration + text).encode(encoding, "xmlcharrefreplace")
 
 
 def _json_reply(value: object) -> Reply:

@@ -1,0 +1,108 @@
+"""The emulator serves records as the real service does, and the client takes every one of them.
+
+End to end over a real loopback server: real-world records (documented extra fields, a field
+nobody documented, nulls, empty and zero IDs, multi-line SMTP text), XML-RPC in Latin-2,
+windows-1250 and UTF-16, single-object pages and blank bodies; both protocols, both readings.
+"""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from mailkit_async import Mailkit, RetryPolicy
+from mailkit_async.testing import MailkitEmulator
+
+pytestmark = pytest.mark.anyio
+
+MD5 = "fidelity-md5"
+PROTOCOLS = ["json", "xmlrpc"]
+READINGS = ["exclusive", "inclusive"]
+
+
+def client(url: str, protocol: str) -> Mailkit:
+    return Mailkit(1, MD5, base_url=url, protocol=protocol, retry=RetryPolicy(backoff=0))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+@pytest.mark.parametrize("reading", READINGS)
+@pytest.mark.parametrize("encoding", ["utf-8", "iso-8859-2", "windows-1250", "utf-16"])
+async def test_real_world_records_stream_exactly_once(
+    anyio_backend: str, protocol: str, reading: str, encoding: str
+) -> None:
+    emu = MailkitEmulator(1, MD5, cursor=reading, xml_encoding=encoding, page_cap=9)  # type: ignore[arg-type]
+    emu.seed_bounces(60, extra_fields=True, real_world=True, gap_every=4)
+    expected = emu.bounce_records(0, limit=100)
+    with emu.serve() as server:
+        async with client(server.url, protocol) as mk:
+            got = [b async for b in mk.report.raw.bounces(page_size=7)]
+    assert [b.undelivered_log_id for b in got] == list(emu.bounce_ids())
+    for raw, bounce in zip(expected, got, strict=True):
+        assert bounce.bounce_category == raw["BOUNCE_CAT"] and bounce.subject == raw["SUBJECT"]
+        assert bounce.email == (raw["EMAIL"] or "")
+        assert bounce.text_status == raw["TEXT_STATUS"]
+        assert bounce.send_id == (int(raw["ID_SEND"]) if raw["ID_SEND"] else None)  # type: ignore[call-overload]
+        assert bounce.user_list_id == (int(raw["ID_USER_LIST"]) or None)  # type: ignore[call-overload]
+        assert bounce.extra == {k: v for k, v in raw.items() if k.startswith("X_")}
+    # Each real-world form was served and met.
+    assert any("\n" in b.text_status for b in got)
+    assert any("<!DOCTYPE" in b.text_status for b in got)
+    assert any(b.extra for b in got) and any(b.send_id is None for b in got)
+    assert any(b.email == "" for b in got) and any(b.user_list_id is None for b in got)
+
+
+@pytest.mark.parametrize("encoding", ["iso-8859-2", "windows-1250", "utf-16"])
+async def test_xmlrpc_answers_come_in_the_chosen_encoding(anyio_backend: str, encoding: str) -> None:
+    emu = MailkitEmulator(1, MD5, xml_encoding=encoding)
+    emu.seed_bounces(3, extra_fields=True)
+    with emu.serve() as server:
+        async with httpx.AsyncClient() as http:
+            call = (
+                b"<?xml version='1.0'?><methodCall><methodName>mailkit.report.raw.bounces</methodName><params>"
+                b"<param><value><int>1</int></value></param><param><value><string>"
+                + MD5.encode()
+                + b"</string>"
+                b"</value></param></params></methodCall>"
+            )
+            body = (await http.post(server.url + "/rpc.fcgi", content=call)).content
+    text = body.decode(encoding)
+    assert f'encoding="{encoding}"' in text and "Novinky & tipy na březen".replace("&", "&amp;") in text
+    bare = "utf-16-le" if encoding == "utf-16" else encoding  # the BOM only opens the body
+    assert "ř".encode(bare) in body and "ř".encode() not in body  # the chosen codec's bytes
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+@pytest.mark.parametrize("reading", READINGS)
+async def test_single_object_pages_and_blank_bodies(anyio_backend: str, protocol: str, reading: str) -> None:
+    # page_cap=2 under the inclusive reading makes every page after the first one new record
+    # (plus the echo); exclusively, page_cap=1 makes every page a single object.
+    cap = 2 if reading == "inclusive" else 1
+    emu = MailkitEmulator(1, MD5, cursor=reading, page_cap=cap, single_object_pages=True, empty_page="\r\n")  # type: ignore[arg-type]
+    emu.seed_bounces(5, extra_fields=True, gap_every=2)
+    with emu.serve() as server:
+        async with client(server.url, protocol) as mk:
+            got = [b.undelivered_log_id async for b in mk.report.raw.bounces(page_size=2)]
+    assert got == list(emu.bounce_ids())
+
+
+def test_a_single_object_page_and_a_blank_page_are_served_as_such() -> None:
+    emu = MailkitEmulator(1, MD5, page_cap=1, single_object_pages=True, empty_page="\r\n")
+    emu.seed_bounces(1)
+    with emu.serve() as server, httpx.Client() as http:
+
+        def ask(after: int) -> bytes:
+            call = {
+                "function": "mailkit.report.raw.bounces",
+                "id": 1,
+                "md5": MD5,
+                "parameters": {"ID_undelivered_log": after},
+            }
+            return http.post(server.url + "/json.fcgi", json=call).content
+
+        assert ask(0).startswith(b'{"ID_MESSAGE"')
+        assert ask(1) == b"\r\n"
+
+
+def test_the_emulator_refuses_an_unknown_encoding() -> None:
+    with pytest.raises(LookupError):
+        MailkitEmulator(xml_encoding="no-such-codec")
