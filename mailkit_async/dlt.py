@@ -106,7 +106,10 @@ def mailkit_source(
         resources = [bounce_resource(TABLE, opener(message_id))]
     else:
         resources = [bounce_resource(f"{TABLE}_{campaign}", opener(campaign)) for campaign in shards]
-    return _source(resources)
+    source = _source(resources)
+    # Values as sent: a text that looks like a timestamp ("2026-01-01 10:00:00") stays text.
+    source.schema.remove_type_detection("iso_timestamp")
+    return source
 
 
 @dlt.source(name="mailkit")
