@@ -31,6 +31,7 @@ MODULES: Final = {
     "memory": "._memory",
     "overlap": "._overlap",
     "retry": "._retry",
+    "responsiveness": "._responsiveness",
 }
 NAMES: Final = tuple(MODULES)
 

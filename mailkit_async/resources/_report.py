@@ -250,9 +250,12 @@ class RawReport:
 
 
 async def _records(cursor: _Cursor) -> AsyncIterator[Bounce]:
+    pacer = cursor._client._pacer
     while (page := await cursor.next_page()) is not None:
         for record in page:
             yield record
+        if pacer is not None:  # max_blocking: freeing a whole page at once holds the loop too
+            await pacer.release(page)
         del page  # before the next fetch: at most one page alive at a time
 
 
