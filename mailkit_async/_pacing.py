@@ -80,7 +80,10 @@ class Pacer:
     async def decode_bounces(self, function: str, body: Buffer) -> list[Bounce] | object:
         """What `codec.decode_bounces(function, body)` returns, without blocking the loop for long."""
         if len(body) <= self._budget * self.rate:
-            return self._timed(function, body)
+            value = self._timed(function, body)
+            if len(body) >= _MIN_SAMPLE_BYTES:
+                await _let_others_run()  # between the decode and what the stream does next
+            return value
         if self._json:
             return await self._sliced(function, body)
         return await anyio.to_thread.run_sync(self._timed, function, body, abandon_on_cancel=True)
@@ -132,7 +135,9 @@ class Pacer:
             del page[-size:]
             seconds = perf_counter() - started
             if freed >= _MIN_SLICE_RECORDS and seconds > 0:
-                self.free_rate = 0.5 * self.free_rate + 0.5 * freed / seconds
+                # Records the consumer still holds cost nothing here: do not learn too much from them.
+                sample = min(freed / seconds, 4 * _PRIOR_FREE_RATE)
+                self.free_rate = 0.5 * self.free_rate + 0.5 * sample
             if page:
                 await _let_others_run()
 
