@@ -3,13 +3,14 @@
 A 25 000-record page decodes in one C call over JSON (tens of ms, with the GIL held throughout)
 and in hundreds of ms of Python over XML-RPC. Each page's decode time is predicted from its size
 and the bytes/s measured on earlier decodes; when it fits in `max_blocking` the page is decoded
-whole, as without pacing. Otherwise:
+whole, as without pacing. Otherwise it is decoded in slices, with the loop let go between them:
 
-* JSON: the page is split into raw records (`list[msgspec.Raw]`, a few ms for a whole page) and
-  decoded in slices re-joined as JSON arrays, each sized to fit the budget, with a checkpoint
-  between slices. A worker thread would not help: msgspec holds the GIL for its whole call;
-* XML-RPC: the Python reader runs in a worker thread; the interpreter hands the GIL back to the
-  loop every switch interval (5 ms by default), and cancelling abandons the thread at once.
+* JSON: split into raw records (`list[msgspec.Raw]`, a few ms for a whole page), and slices of
+  them re-joined as JSON arrays. A worker thread would not help: msgspec holds the GIL throughout;
+* XML-RPC: slices of whole items cut from the page's bytes, each wrapped in the page's own prolog
+  and epilog. With a budget of twice the GIL switch interval or more (the default), the page is
+  decoded in a worker thread instead, which gives the loop the GIL back every 5 ms; cancelling
+  does not wait for the thread.
 
 Only the codec's own `decode_bounces` turns bytes into records, so the records, their order and
 every error are the same at any setting. `bounces()` also frees each page it is done with in
@@ -19,6 +20,8 @@ pieces (`release`): a page's records take about as long to free as to decode.
 from __future__ import annotations
 
 import math
+import re
+import sys
 from time import perf_counter
 from typing import TYPE_CHECKING, Final
 
@@ -54,6 +57,37 @@ _SPLIT: Final = msgspec.json.Decoder(list[msgspec.Raw])
 _NOT_A_LIST: Final = (msgspec.DecodeError, msgspec.ValidationError, RecursionError, UnicodeDecodeError)
 
 
+# An XML-RPC page as the service sends it: an array of values, tags apart only by whitespace.
+_XML_HEAD: Final = re.compile(
+    rb"(?:\xef\xbb\xbf)?(?:<\?xml [^<>]*\?>)?[ \t\r\n]*<methodResponse>[ \t\r\n]*<params>[ \t\r\n]*"
+    rb"<param>[ \t\r\n]*<value>[ \t\r\n]*<array>[ \t\r\n]*<data>[ \t\r\n]*(?=<value>)"
+)
+_XML_TAIL: Final = re.compile(
+    rb"</data>[ \t\r\n]*</array>[ \t\r\n]*</value>[ \t\r\n]*</param>[ \t\r\n]*</params>[ \t\r\n]*"
+    rb"</methodResponse>[ \t\r\n]*"
+)
+# The end of an item of the array, if it is a record (a struct): where a slice may end.
+_XML_ITEM_END: Final = re.compile(rb"</struct>[ \t\r\n]*</value>[ \t\r\n]*(?=<value>)")
+
+
+def _xmlrpc_frame(body: Buffer) -> tuple[int, int] | None:
+    """(start, stop) of the array's items in a plain XML-RPC page, or ``None`` for another shape
+    (a fault, a DTD, an encoding that is not ASCII-compatible): those the codec judges whole.
+
+    Cutting only where a struct item ends and another begins is safe without parsing: a cut inside
+    a comment, a CDATA section or a nested array leaves a slice with something unclosed, which no
+    XML parser accepts, and one refused slice sends the whole page to the codec in one piece.
+    """
+    data = body if isinstance(body, (bytes, bytearray)) else bytes(body)
+    head = _XML_HEAD.match(data)
+    if head is None:
+        return None
+    stop = data.rfind(b"</data>")
+    if stop < head.end() or _XML_TAIL.fullmatch(data, stop) is None:
+        return None
+    return head.end(), stop
+
+
 def max_blocking_seconds(value: object) -> float | None:
     """`max_blocking` checked: ``None`` or a positive, finite number of seconds."""
     if value is None:
@@ -72,6 +106,10 @@ class Pacer:
         self._codec = codec
         self._budget = max_blocking
         self._json = codec.protocol == "json"
+        # A worker thread gives the loop the GIL back every switch interval (5 ms by default), and
+        # then the loop runs more often than slices of the budget would let it; below about twice
+        # that interval only slices keep to the budget.
+        self._cooperative_xmlrpc = max_blocking < 2 * sys.getswitchinterval()
         self.rate = _PRIOR_RATE[codec.protocol]
         """Bytes/s of a decode, smoothed over the decodes measured so far."""
         self.free_rate = _PRIOR_FREE_RATE
@@ -86,7 +124,40 @@ class Pacer:
             return value
         if self._json:
             return await self._sliced(function, body)
+        frame = _xmlrpc_frame(body) if self._cooperative_xmlrpc else None
+        if frame is not None:
+            return await self._xmlrpc_sliced(function, body, frame)
+        return await self._in_thread(function, body)
+
+    async def _in_thread(self, function: str, body: Buffer) -> list[Bounce] | object:
         return await anyio.to_thread.run_sync(self._timed, function, body, abandon_on_cancel=True)
+
+    async def _xmlrpc_sliced(
+        self, function: str, body: Buffer, frame: tuple[int, int]
+    ) -> list[Bounce] | object:
+        """The records of an XML-RPC page in slices of whole `<value>` items, each wrapped in the
+        page's own prolog and epilog. A cut anywhere but between two items leaves a tag unclosed, so
+        the codec refuses that slice; then the whole page is decoded, in a thread."""
+        data = body if isinstance(body, (bytes, bytearray)) else bytes(body)
+        first, stop = frame
+        head, tail = data[:first], data[stop:]
+        records: list[Bounce] = []
+        start = first
+        while start < stop:
+            end = start + max(1, int(self._budget * self.rate * _MARGIN))
+            cut = _XML_ITEM_END.search(data, end, stop) if end < stop else None
+            end = stop if cut is None else cut.end()
+            try:
+                value = self._timed(function, head + data[start:end] + tail)
+            except MailkitError:
+                value = None
+            if not isinstance(value, list):
+                return await self._in_thread(function, body)
+            records += value
+            del value
+            start = end
+            await _let_others_run()
+        return records
 
     def _timed(self, function: str, body: Buffer) -> list[Bounce] | object:
         started = perf_counter()

@@ -6,6 +6,7 @@ import itertools
 import json
 import threading
 import time
+import xmlrpc.client
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -17,7 +18,7 @@ import pytest
 import respx
 from _pool import checked_out
 
-from mailkit_async import Bounce, InvalidParameterError, Mailkit, ResponseDecodeError, RetryPolicy
+from mailkit_async import Bounce, InvalidParameterError, Mailkit, MailkitError, RetryPolicy
 from mailkit_async.testing import MailkitEmulator
 
 pytestmark = pytest.mark.anyio
@@ -28,8 +29,11 @@ RECORDS = 2_500
 PAGE = 1_000
 # Small enough that every page, whatever its size, takes the paced path (slices, or a thread).
 ALWAYS = 1e-12
+# Over XML-RPC, a budget of twice the GIL switch interval (5 ms) or more sends a page that does not
+# fit (a whole 2 500-record page: ~3 MB) to a worker thread.
+THREADED = 0.02
 DEFAULT = object()
-SETTINGS = [None, DEFAULT, 0.005, ALWAYS]
+SETTINGS = [None, DEFAULT, 0.005, THREADED, ALWAYS]
 MODES = ["bounces", "bounce_pages", "prefetch"]
 PROTOCOLS = ["json", "xmlrpc"]
 
@@ -52,11 +56,11 @@ def client(url: str, protocol: str, max_blocking: object = DEFAULT) -> Mailkit:
     return Mailkit(1, MD5, base_url=url, **kwargs)
 
 
-async def stream(mk: Mailkit, mode: str) -> list[Bounce]:
+async def stream(mk: Mailkit, mode: str, page_size: int = PAGE) -> list[Bounce]:
     if mode == "bounces":
-        return [bounce async for bounce in mk.report.raw.bounces(page_size=PAGE)]
+        return [bounce async for bounce in mk.report.raw.bounces(page_size=page_size)]
     records: list[Bounce] = []
-    async with mk.report.raw.bounce_pages(page_size=PAGE, prefetch=int(mode == "prefetch")) as pages:
+    async with mk.report.raw.bounce_pages(page_size=page_size, prefetch=int(mode == "prefetch")) as pages:
         async for page in pages:
             records += page
     return records
@@ -97,7 +101,7 @@ def spy_on_decode(
     return threads
 
 
-@pytest.mark.parametrize("setting", SETTINGS, ids=["None", "default", "0.005", "always"])
+@pytest.mark.parametrize("setting", SETTINGS, ids=["None", "default", "0.005", "0.02", "always"])
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 async def test_records_and_order_are_the_same_at_every_setting(
@@ -127,10 +131,11 @@ async def test_none_decodes_each_page_in_one_call_on_the_loop(
     assert set(threads) == {threading.current_thread()}
 
 
-async def test_a_json_page_is_decoded_in_slices_with_the_loop_let_go_between(
-    anyio_backend: str, server: Any, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_a_page_is_decoded_in_slices_with_the_loop_let_go_between(
+    anyio_backend: str, server: Any, monkeypatch: pytest.MonkeyPatch, protocol: str
 ) -> None:
-    mk = client(server.url, "json", ALWAYS)
+    mk = client(server.url, protocol, ALWAYS)
     spinner = Spinner()
     seen: list[int] = []
     spy_on_decode(monkeypatch, mk, lambda: seen.append(spinner.wakeups))
@@ -144,10 +149,10 @@ async def test_a_json_page_is_decoded_in_slices_with_the_loop_let_go_between(
     assert all(later > earlier for earlier, later in itertools.pairwise(seen))
 
 
-async def test_an_xmlrpc_page_is_decoded_while_the_loop_runs(
+async def test_with_a_budget_above_the_gil_switch_interval_xmlrpc_pages_decode_while_the_loop_runs(
     anyio_backend: str, server: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    mk = client(server.url, "xmlrpc", ALWAYS)
+    mk = client(server.url, "xmlrpc", THREADED)
     spinner = Spinner()
     ran_meanwhile: list[bool] = []
 
@@ -162,17 +167,18 @@ async def test_an_xmlrpc_page_is_decoded_while_the_loop_runs(
     threads = spy_on_decode(monkeypatch, mk, wait_for_the_loop)
     async with mk, mk._transport.http, anyio.create_task_group() as group:
         group.start_soon(spinner.run)
-        page = await mk.report.raw.bounce_pages(page_size=PAGE).__anext__()
+        page = await mk.report.raw.bounce_pages(page_size=RECORDS).__anext__()
         group.cancel_scope.cancel()
-    assert len(page) == PAGE
+    assert len(page) == RECORDS
     assert ran_meanwhile == [True]
     assert threads[0] is not threading.current_thread()
 
 
-async def test_cancelling_between_json_slices_stops_at_once_and_frees_the_connection(
-    anyio_backend: str, server: Any, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_cancelling_between_slices_stops_at_once_and_frees_the_connection(
+    anyio_backend: str, server: Any, monkeypatch: pytest.MonkeyPatch, protocol: str
 ) -> None:
-    mk = client(server.url, "json", ALWAYS)
+    mk = client(server.url, protocol, ALWAYS)
     scope = anyio.CancelScope()
     calls = 0
 
@@ -195,10 +201,10 @@ async def test_cancelling_between_json_slices_stops_at_once_and_frees_the_connec
 
 
 @pytest.mark.parametrize("mode", ["bounces", "prefetch"])
-async def test_cancelling_an_xmlrpc_decode_does_not_wait_for_it_and_frees_the_connection(
+async def test_cancelling_an_xmlrpc_decode_in_a_thread_does_not_wait_for_it_and_frees_the_connection(
     anyio_backend: str, server: Any, monkeypatch: pytest.MonkeyPatch, mode: str
 ) -> None:
-    mk = client(server.url, "xmlrpc", ALWAYS)
+    mk = client(server.url, "xmlrpc", THREADED)
     entered, release, finished = anyio.Event(), threading.Event(), threading.Event()
 
     def block() -> None:
@@ -211,7 +217,7 @@ async def test_cancelling_an_xmlrpc_decode_does_not_wait_for_it_and_frees_the_co
         async with mk, mk._transport.http:
             with anyio.CancelScope() as scope:
                 async with anyio.create_task_group() as group:
-                    group.start_soon(stream, mk, mode)
+                    group.start_soon(stream, mk, mode, RECORDS)
                     await entered.wait()
                     scope.cancel()
             assert scope.cancelled_caught
@@ -223,13 +229,67 @@ async def test_cancelling_an_xmlrpc_decode_does_not_wait_for_it_and_frees_the_co
         release.set()
 
 
-def json_page(records: list[dict[str, Any]]) -> Callable[[httpx.Request], httpx.Response]:
-    body = json.dumps(records).encode()
-    return lambda request: httpx.Response(200, content=body)
+def page_body(protocol: str, records: list[dict[str, Any]], *, shape: str = "plain") -> bytes:
+    if protocol == "json":
+        return json.dumps(records).encode()
+    body = xmlrpc.client.dumps((records,), methodresponse=True)
+    if shape == "comment":  # what looks like a place to cut, inside a comment
+        body = body.replace(
+            "</struct></value>\n<value>", "</struct></value>\n<!-- </struct></value>\n<value> -->\n<value>", 1
+        )
+    return body.encode()
 
 
-def bounce(i: int) -> dict[str, Any]:
-    return {"ID_UNDELIVERED_LOG": str(i), "EMAIL": f"user{i}@example.com", "STATUS": "5.1.1"}
+def bounce(i: int, **extra: Any) -> dict[str, Any]:
+    return {"ID_UNDELIVERED_LOG": str(i), "EMAIL": f"user{i}@example.com", "STATUS": "5.1.1", **extra}
+
+
+async def outcome(protocol: str, setting: float | None, body: bytes) -> list[object]:
+    """The records `bounces()` gives for a one-page answer (then the end), or the error it raises."""
+    path = "/json.fcgi" if protocol == "json" else "/rpc.fcgi"
+    empty = page_body(protocol, [])
+    with respx.mock(base_url="https://api.mailkit.eu") as router:
+        router.post(path).mock(
+            side_effect=[httpx.Response(200, content=body), httpx.Response(200, content=empty)]
+        )
+        mk = Mailkit(1, MD5, protocol=protocol, max_blocking=setting, retry=RetryPolicy(attempts=1))  # type: ignore[arg-type]
+        async with mk:
+            try:
+                return [b async for b in mk.report.raw.bounces()]
+            except MailkitError as error:
+                return [type(error).__name__, str(error), error.cursor]
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [
+        pytest.param({}, id="plain"),
+        pytest.param({"HISTORY": [{"AT": "2024-01-01"}, {"AT": "2024-02-01"}]}, id="nested-structs"),
+    ],
+)
+@pytest.mark.parametrize("comment", [False, True], ids=["", "comment"])
+async def test_xmlrpc_pages_of_any_shape_decode_as_without_pacing(
+    anyio_backend: str, shape: dict[str, Any], comment: bool
+) -> None:
+    # Nested structs and the comment offer places to cut that are not between two records.
+    body = page_body(
+        "xmlrpc", [bounce(i, **shape) for i in range(1, 301)], shape="comment" if comment else "plain"
+    )
+    whole = await outcome("xmlrpc", None, body)
+    assert [b.undelivered_log_id for b in whole] == list(range(1, 301))  # type: ignore[attr-defined]
+    assert await outcome("xmlrpc", ALWAYS, body) == whole
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_a_bad_record_in_a_late_slice_raises_the_same_error_as_a_whole_page(
+    anyio_backend: str, protocol: str
+) -> None:
+    records = [bounce(i) for i in range(1, 501)]
+    records[400]["ID_UNDELIVERED_LOG"] = "four hundred"
+    body = page_body(protocol, records)
+    whole = await outcome(protocol, None, body)
+    assert whole[0] == "ResponseDecodeError" and whole[2] == 0
+    assert await outcome(protocol, ALWAYS, body) == whole
 
 
 @pytest.mark.parametrize(
@@ -237,35 +297,10 @@ def bounce(i: int) -> dict[str, Any]:
     [b"", b"{}", b'""', b"[]", b'{"error_status": 1, "error": "Invalid ID_message"}', b"not json"],
     ids=["empty", "object", "string", "list", "error", "garbage"],
 )
-async def test_answers_that_are_not_pages_end_or_fail_as_without_pacing(
+async def test_json_answers_that_are_not_pages_end_or_fail_as_without_pacing(
     anyio_backend: str, answer: bytes
 ) -> None:
-    outcomes: list[list[object]] = []
-    for setting in (None, ALWAYS):
-        with respx.mock(base_url="https://api.mailkit.eu") as router:
-            router.post("/json.fcgi").respond(200, content=answer)
-            async with Mailkit(1, MD5, max_blocking=setting, retry=RetryPolicy(attempts=1)) as mk:
-                try:
-                    outcomes.append([b.undelivered_log_id async for b in mk.report.raw.bounces()])
-                except Exception as error:
-                    outcomes.append([type(error).__name__, str(error)])
-    assert outcomes[0] == outcomes[1]
-
-
-async def test_a_bad_record_in_a_late_slice_raises_the_same_error_as_a_whole_page(anyio_backend: str) -> None:
-    records = [bounce(i) for i in range(1, 501)]
-    records[400]["ID_UNDELIVERED_LOG"] = "four hundred"
-    errors = []
-    for setting in (None, ALWAYS):
-        with respx.mock(base_url="https://api.mailkit.eu") as router:
-            router.post("/json.fcgi").mock(side_effect=json_page(records))
-            async with Mailkit(1, MD5, max_blocking=setting, retry=RetryPolicy(attempts=1)) as mk:
-                with pytest.raises(ResponseDecodeError) as caught:
-                    async for _ in mk.report.raw.bounces():
-                        pass
-                errors.append((str(caught.value), caught.value.cursor))
-    assert errors[0] == errors[1]
-    assert errors[0][1] == 0
+    assert await outcome("json", ALWAYS, answer) == await outcome("json", None, answer)
 
 
 @pytest.mark.parametrize("value", [0, -0.5, True, "0.05", float("nan"), float("inf"), [0.05]])
