@@ -6,7 +6,7 @@ between its wake-ups; a loop that is never held longer than X shows gaps of at m
 the English page), over JSON and XML-RPC, at three settings of ``Mailkit(max_blocking=...)``:
 
 - ``default`` (0.05 s): JSON pages whole, XML-RPC pages decoded in a worker thread;
-- ``0.005``: JSON pages in slices of at most ~5 ms, XML-RPC in a worker thread;
+- ``0.005``: pages of both protocols decoded in slices of at most ~5 ms;
 - ``None``: every page decoded whole, in the loop (the library before pacing).
 
 ``bounces()`` under asyncio is measured at each setting (gap p50 / p99 / max and records/s);
