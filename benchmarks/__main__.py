@@ -32,6 +32,7 @@ MODULES: Final = {
     "overlap": "._overlap",
     "retry": "._retry",
     "export": "._export",
+    "responsiveness": "._responsiveness",
 }
 NAMES: Final = tuple(MODULES)
 

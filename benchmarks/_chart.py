@@ -181,6 +181,21 @@ def _retry(ax: Axes, rows: list[Row]) -> None:
     return None
 
 
+def _responsiveness(ax: Axes, rows: list[Row]) -> None:
+    chosen = [
+        dataclasses.replace(row, contender=row.contender.removesuffix(" bounces() asyncio: p99 gap"))
+        for row in _unique(rows, "responsiveness")
+        if row.contender.endswith(" bounces() asyncio: p99 gap")
+    ]
+    if not chosen:
+        return _missing(ax, "7. Responsiveness")
+    _bars(ax, chosen)
+    _target_line(ax, 15.0, "target at max_blocking=0.005: 15 ms")
+    ax.set_title("7. A 1 ms ticker next to bounces(): p99 gap by max_blocking (x: vs its bound)")
+    ax.set_xlabel("ms between the ticker's wake-ups, p99 (median of repeats)")
+    return None
+
+
 PANELS: Final[tuple[Callable[[Axes, list[Row]], None], ...]] = (
     _stream,
     _xmlrpc,
@@ -188,6 +203,7 @@ PANELS: Final[tuple[Callable[[Axes, list[Row]], None], ...]] = (
     _memory,
     _overlap,
     _retry,
+    _responsiveness,
 )
 
 
@@ -199,9 +215,12 @@ def render(source: Path = LATEST, output: Path | None = None) -> Path:
     import matplotlib.pyplot as plt
 
     results = Results.load(source)
-    figure, axes = plt.subplots(3, 2, figsize=(15, 13))
-    for panel, ax in zip(PANELS, axes.flat, strict=True):
+    figure, axes = plt.subplots(4, 2, figsize=(15, 17))
+    flat = list(axes.flat)
+    for panel, ax in zip(PANELS, flat, strict=False):
         panel(ax, results.rows)
+    for ax in flat[len(PANELS) :]:
+        ax.set_axis_off()
     info = results.machine
     figure.suptitle(
         f"mailkit_async benchmarks: {info['cpu']}, {info['cores']} cores, {info['python']}, {results.created}",

@@ -33,13 +33,15 @@ _READY_PREFIX: Final = "listening on "
 _START_TIMEOUT: Final = 120.0
 
 
-def build_emulator(records: int, *, delay: float, cache_mib: int) -> MailkitEmulator:
+def build_emulator(
+    records: int, *, delay: float, cache_mib: int, extra_fields: bool = True
+) -> MailkitEmulator:
     """The emulator the benchmarks talk to: `records` bounces, one subscriber, an optional delay."""
     from mailkit_async.testing import Fault, MailkitEmulator
 
     emulator = MailkitEmulator(CLIENT_ID, CLIENT_MD5)
     if records:
-        emulator.seed_bounces(records, extra_fields=True)  # the fields real records carry
+        emulator.seed_bounces(records, extra_fields=extra_fields)
     emulator.add_subscriber(SUBSCRIBER)
     # Big enough to hold every page of a run, so timed passes never wait for rendering.
     emulator.page_cache.max_entries = 4096
@@ -56,12 +58,20 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--records", type=int, default=0, help="bounce records to seed")
     parser.add_argument("--delay", type=float, default=0.0, help="seconds to wait before each bounce page")
     parser.add_argument("--cache-mib", type=int, default=2048, help="rendered-page cache size")
+    parser.add_argument(
+        "--extra-fields",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="records carry BOUNCE_CAT, SUBJECT, ... as real ones do (default: on)",
+    )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    emulator = build_emulator(args.records, delay=args.delay, cache_mib=args.cache_mib)
+    emulator = build_emulator(
+        args.records, delay=args.delay, cache_mib=args.cache_mib, extra_fields=args.extra_fields
+    )
     server = emulator.serve("127.0.0.1", 0)
 
     print(f"{_READY_PREFIX}{server.url}", flush=True)
@@ -78,8 +88,12 @@ class ServerProcess:
     ```
     """
 
-    def __init__(self, *, records: int = 0, delay: float = 0.0, cache_mib: int = 2048) -> None:
+    def __init__(
+        self, *, records: int = 0, delay: float = 0.0, cache_mib: int = 2048, extra_fields: bool = True
+    ) -> None:
         self._args = ["--records", str(records), "--delay", str(delay), "--cache-mib", str(cache_mib)]
+        if not extra_fields:
+            self._args.append("--no-extra-fields")
         self._process: subprocess.Popen[str] | None = None
         self.url = ""
 

@@ -17,6 +17,7 @@ import sniffio
 from ._answers import check_auth_text, error_status, raise_for_json_error
 from ._codecs import Codec, ProtocolName, get_codec
 from ._exceptions import ClientClosedError, InvalidParameterError, MailkitError
+from ._pacing import DEFAULT_MAX_BLOCKING, Pacer, max_blocking_seconds
 from ._ratelimit import RateLimit
 from ._request import Request
 from ._retry import RetryPolicy
@@ -44,7 +45,8 @@ class Mailkit:
         await mk.email.unsubscribe("someone@example.com")
     ```
     Credentials fall back to `MAILKIT_CLIENT_ID` / `MAILKIT_CLIENT_MD5`. One client holds one
-    connection pool: create it once and share it between tasks.
+    connection pool: create it once and share it between tasks. `max_blocking` (seconds) is the
+    longest turning a bounce page into records may hold the event loop at once; `None`: whole pages.
     """
 
     def __init__(
@@ -59,6 +61,7 @@ class Mailkit:
         http_client: httpx.AsyncClient | None = None,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         rate_limit: RateLimit | None = None,
+        max_blocking: float | None = DEFAULT_MAX_BLOCKING,
     ) -> None:
         from .resources import Campaigns, Email, Report, SendmailMass
 
@@ -82,6 +85,9 @@ class Mailkit:
             or max_response_bytes < 1
         ):
             raise InvalidParameterError("max_response_bytes must be a positive int")
+        # The longest a bounce page may hold the event loop while it becomes records; None: whole.
+        blocking = max_blocking_seconds(max_blocking)
+        self._pacer = None if blocking is None else Pacer(self._codec, blocking)
         self._transport = Transport(
             base_url=_base_url(base_url),
             http_client=http_client,
@@ -181,14 +187,19 @@ class Mailkit:
 
         The one place errors leave the client: each is scrubbed of `client_md5` here, whichever
         layer raised it (a service may quote the credentials back in a refusal). A raw.bounces
-        page (`bounces=True`) decodes straight into `Bounce` structs.
+        page (`bounces=True`) decodes straight into `Bounce` structs, paced by `max_blocking`.
         """
         attempts = 0
         try:
             self._check_open()
             body, attempts = await self._send(request)
-            decode = self._codec.decode_bounces if bounces else self._codec.decode
-            return interpret(decode(request.function, body))
+            if not bounces:
+                value = self._codec.decode(request.function, body)
+            elif self._pacer is None:
+                value = self._codec.decode_bounces(request.function, body)
+            else:
+                value = await self._pacer.decode_bounces(request.function, body)
+            return interpret(value)
         except MailkitError as error:
             if attempts:  # the answer came back and was refused or undecodable
                 error.attempts = attempts

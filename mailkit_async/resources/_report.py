@@ -9,7 +9,7 @@ a page of one can only ever hold the record already seen, so `page_size` starts 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from operator import attrgetter, lt
 from types import TracebackType
 from typing import TYPE_CHECKING, Final
@@ -310,11 +310,18 @@ class BounceStream:
     task: dropping it frees its page at once, on either backend; `aclose()` does so explicitly.
     """
 
-    __slots__ = ("__weakref__", "_cursor", "_records")
+    __slots__ = ("__weakref__", "_cursor", "_page", "_records", "_release")
 
     def __init__(self, cursor: _Cursor) -> None:
         self._cursor: _Cursor | None = cursor
         self._records: Iterator[Bounce] = iter(())
+        # With max_blocking, a spent page is freed in pieces: freeing 25 000 records at once
+        # holds the loop for ~10 ms.
+        pacer = cursor._client._pacer
+        self._release: Callable[[list[Bounce]], Awaitable[None]] | None = (
+            None if pacer is None else pacer.release
+        )
+        self._page: list[Bounce] = []
 
     def __aiter__(self) -> Self:
         return self
@@ -327,11 +334,16 @@ class BounceStream:
 
     async def _next_page(self) -> Bounce:
         self._records = iter(())  # the spent page goes before the next is fetched
+        if self._page and self._release is not None:
+            await self._release(self._page)
+        self._page = []
         cursor = self._cursor
         try:
             while cursor is not None and (page := await cursor.next_page()) is not None:
                 self._records = iter(page)
-                del page  # only the iterator holds it: at most one page alive at a time
+                if self._release is not None:
+                    self._page = page  # kept to be freed in pieces (max_blocking)
+                del page  # otherwise only the iterator holds it: at most one page alive at a time
                 for record in self._records:
                     return record
         except BaseException:
@@ -344,6 +356,7 @@ class BounceStream:
         """End the stream and free its page; later iteration ends at once."""
         self._cursor = None
         self._records = iter(())
+        self._page = []
 
 
 class Report:

@@ -1,0 +1,314 @@
+"""`max_blocking`: pages decoded in steps (or off the loop), the same records and errors at any setting."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+import xmlrpc.client
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import anyio
+import anyio.from_thread
+import anyio.lowlevel
+import httpx
+import pytest
+import respx
+from _pool import checked_out
+
+from mailkit_async import Bounce, InvalidParameterError, Mailkit, MailkitError, RetryPolicy
+from mailkit_async.testing import MailkitEmulator
+
+pytestmark = pytest.mark.anyio
+
+MD5 = "pacing-md5"
+BOUNCES = "mailkit.report.raw.bounces"
+RECORDS = 2_500
+PAGE = 1_000
+# Small enough that every page, whatever its size, takes the paced path (slices, or a thread).
+ALWAYS = 1e-12
+# Over XML-RPC, a budget of twice the GIL switch interval (5 ms) or more sends a page that does not
+# fit (a whole 2 500-record page: ~3 MB) to a worker thread.
+THREADED = 0.02
+DEFAULT = object()
+SETTINGS = [None, DEFAULT, 0.005, THREADED, ALWAYS]
+MODES = ["bounces", "bounce_pages", "prefetch"]
+PROTOCOLS = ["json", "xmlrpc"]
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[Any]:
+    emulator = MailkitEmulator(client_id=1, client_md5=MD5)
+    emulator.seed_bounces(RECORDS, gap_every=7, extra_fields=True)
+    emulator.add_subscriber("someone@example.com", email_id=42)
+    with emulator.serve() as running:
+        yield running
+
+
+def client(url: str, protocol: str, max_blocking: object = DEFAULT) -> Mailkit:
+    """One pooled connection and a short pool timeout: a leaked checkout makes the next call fail."""
+    http = httpx.AsyncClient(limits=httpx.Limits(max_connections=1), timeout=httpx.Timeout(10.0, pool=1.0))
+    kwargs: dict[str, Any] = {"protocol": protocol, "http_client": http, "retry": RetryPolicy(attempts=1)}
+    if max_blocking is not DEFAULT:
+        kwargs["max_blocking"] = max_blocking
+    return Mailkit(1, MD5, base_url=url, **kwargs)
+
+
+async def stream(mk: Mailkit, mode: str, page_size: int = PAGE) -> list[Bounce]:
+    if mode == "bounces":
+        return [bounce async for bounce in mk.report.raw.bounces(page_size=page_size)]
+    records: list[Bounce] = []
+    async with mk.report.raw.bounce_pages(page_size=page_size, prefetch=int(mode == "prefetch")) as pages:
+        async for page in pages:
+            records += page
+    return records
+
+
+async def next_call_works(mk: Mailkit) -> None:
+    assert checked_out(mk) == 0
+    result = await mk.email.unsubscribe("someone@example.com")
+    assert result.email_id == 42 or result.email == "someone@example.com"
+
+
+class Spinner:
+    """A task that counts its own wake-ups: it can only run while the stream lets the loop go."""
+
+    def __init__(self) -> None:
+        self.wakeups = 0
+
+    async def run(self) -> None:
+        while True:
+            await anyio.lowlevel.checkpoint()
+            self.wakeups += 1
+
+
+def spy_on_decode(
+    monkeypatch: pytest.MonkeyPatch, mk: Mailkit, hook: Callable[[], None]
+) -> list[threading.Thread]:
+    """Call `hook` before each of the codec's bounce decodes; returns the threads they ran in."""
+    codec_type = type(mk._codec)
+    original = codec_type.decode_bounces
+    threads: list[threading.Thread] = []
+
+    def decode_bounces(self: Any, function: str, body: Any) -> object:
+        threads.append(threading.current_thread())
+        hook()
+        return original(self, function, body)
+
+    monkeypatch.setattr(codec_type, "decode_bounces", decode_bounces)
+    return threads
+
+
+@pytest.mark.parametrize("setting", SETTINGS, ids=["None", "default", "0.005", "0.02", "always"])
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_records_and_order_are_the_same_at_every_setting(
+    anyio_backend: str, server: Any, protocol: str, mode: str, setting: object
+) -> None:
+    async with client(server.url, protocol, None) as whole, whole._transport.http:
+        expected = await stream(whole, "bounce_pages")
+    ids = [bounce.undelivered_log_id for bounce in expected]
+    assert len(ids) == RECORDS and ids == sorted(set(ids))
+    assert expected[0].subject and expected[0].bounce_category  # the fields of the English page
+    mk = client(server.url, protocol, setting)
+    async with mk, mk._transport.http:
+        assert await stream(mk, mode) == expected
+        await next_call_works(mk)
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_none_decodes_each_page_in_one_call_on_the_loop(
+    anyio_backend: str, server: Any, protocol: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mk = client(server.url, protocol, None)
+    threads = spy_on_decode(monkeypatch, mk, lambda: None)
+    async with mk, mk._transport.http:
+        assert len(await stream(mk, "bounces")) == RECORDS
+    # Three pages, and the empty answer that ends the stream.
+    assert len(threads) == 4
+    assert set(threads) == {threading.current_thread()}
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_a_page_is_decoded_in_slices_with_the_loop_let_go_between(
+    anyio_backend: str, server: Any, monkeypatch: pytest.MonkeyPatch, protocol: str
+) -> None:
+    mk = client(server.url, protocol, ALWAYS)
+    spinner = Spinner()
+    seen: list[int] = []
+    spy_on_decode(monkeypatch, mk, lambda: seen.append(spinner.wakeups))
+    async with mk, mk._transport.http, anyio.create_task_group() as group:
+        group.start_soon(spinner.run)
+        page = await mk.report.raw.bounce_pages(page_size=PAGE).__anext__()
+        group.cancel_scope.cancel()
+    assert len(page) == PAGE
+    assert len(seen) > 2  # the page came in several slices ...
+    # ... and other tasks ran between every two of them.
+    assert all(later > earlier for earlier, later in itertools.pairwise(seen))
+
+
+async def test_with_a_budget_above_the_gil_switch_interval_xmlrpc_pages_decode_while_the_loop_runs(
+    anyio_backend: str, server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mk = client(server.url, "xmlrpc", THREADED)
+    spinner = Spinner()
+    ran_meanwhile: list[bool] = []
+
+    def wait_for_the_loop() -> None:
+        # A decode that held the loop would wait here in vain: the spinner could not wake.
+        start = spinner.wakeups
+        deadline = time.monotonic() + 10
+        while spinner.wakeups == start and time.monotonic() < deadline:
+            time.sleep(0.001)
+        ran_meanwhile.append(spinner.wakeups > start)
+
+    threads = spy_on_decode(monkeypatch, mk, wait_for_the_loop)
+    async with mk, mk._transport.http, anyio.create_task_group() as group:
+        group.start_soon(spinner.run)
+        page = await mk.report.raw.bounce_pages(page_size=RECORDS).__anext__()
+        group.cancel_scope.cancel()
+    assert len(page) == RECORDS
+    assert ran_meanwhile == [True]
+    assert threads[0] is not threading.current_thread()
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_cancelling_between_slices_stops_at_once_and_frees_the_connection(
+    anyio_backend: str, server: Any, monkeypatch: pytest.MonkeyPatch, protocol: str
+) -> None:
+    mk = client(server.url, protocol, ALWAYS)
+    scope = anyio.CancelScope()
+    calls = 0
+
+    def cancel_on_the_third_slice() -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 3:
+            scope.cancel()
+
+    spy_on_decode(monkeypatch, mk, cancel_on_the_third_slice)
+    received: list[list[Bounce]] = []
+    async with mk, mk._transport.http:
+        with scope:
+            async for page in mk.report.raw.bounce_pages(page_size=PAGE):
+                received.append(page)
+        assert scope.cancelled_caught
+        assert calls == 3  # no slice after the cancellation ...
+        assert received == []  # ... which came in the middle of the first page
+        await next_call_works(mk)
+
+
+@pytest.mark.parametrize("mode", ["bounces", "prefetch"])
+async def test_cancelling_an_xmlrpc_decode_in_a_thread_does_not_wait_for_it_and_frees_the_connection(
+    anyio_backend: str, server: Any, monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    mk = client(server.url, "xmlrpc", THREADED)
+    entered, release, finished = anyio.Event(), threading.Event(), threading.Event()
+
+    def block() -> None:
+        anyio.from_thread.run_sync(entered.set)  # in the worker thread: the loop is the caller
+        release.wait(10)
+        finished.set()
+
+    spy_on_decode(monkeypatch, mk, block)
+    try:
+        async with mk, mk._transport.http:
+            with anyio.CancelScope() as scope:
+                async with anyio.create_task_group() as group:
+                    group.start_soon(stream, mk, mode, RECORDS)
+                    await entered.wait()
+                    scope.cancel()
+            assert scope.cancelled_caught
+            assert not finished.is_set()  # the decode is still running: nobody waited for it
+            release.set()
+            monkeypatch.undo()
+            await next_call_works(mk)
+    finally:
+        release.set()
+
+
+def page_body(protocol: str, records: list[dict[str, Any]], *, shape: str = "plain") -> bytes:
+    if protocol == "json":
+        return json.dumps(records).encode()
+    body = xmlrpc.client.dumps((records,), methodresponse=True)
+    if shape == "comment":  # what looks like a place to cut, inside a comment
+        body = body.replace(
+            "</struct></value>\n<value>", "</struct></value>\n<!-- </struct></value>\n<value> -->\n<value>", 1
+        )
+    return body.encode()
+
+
+def bounce(i: int, **extra: Any) -> dict[str, Any]:
+    return {"ID_UNDELIVERED_LOG": str(i), "EMAIL": f"user{i}@example.com", "STATUS": "5.1.1", **extra}
+
+
+async def outcome(protocol: str, setting: float | None, body: bytes, *then: bytes) -> list[object]:
+    """The records `bounces()` gives for `body` and the pages `then` (then the end), or the error
+    it raises."""
+    path = "/json.fcgi" if protocol == "json" else "/rpc.fcgi"
+    answers = [body, *then, page_body(protocol, [])]
+    with respx.mock(base_url="https://api.mailkit.eu") as router:
+        router.post(path).mock(side_effect=[httpx.Response(200, content=answer) for answer in answers])
+        mk = Mailkit(1, MD5, protocol=protocol, max_blocking=setting, retry=RetryPolicy(attempts=1))  # type: ignore[arg-type]
+        async with mk:
+            try:
+                return [b async for b in mk.report.raw.bounces()]
+            except MailkitError as error:
+                return [type(error).__name__, str(error), error.cursor]
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [
+        pytest.param({}, id="plain"),
+        pytest.param({"HISTORY": [{"AT": "2024-01-01"}, {"AT": "2024-02-01"}]}, id="nested-structs"),
+    ],
+)
+@pytest.mark.parametrize("comment", [False, True], ids=["", "comment"])
+async def test_xmlrpc_pages_of_any_shape_decode_as_without_pacing(
+    anyio_backend: str, shape: dict[str, Any], comment: bool
+) -> None:
+    # Nested structs and the comment offer places to cut that are not between two records.
+    body = page_body(
+        "xmlrpc", [bounce(i, **shape) for i in range(1, 301)], shape="comment" if comment else "plain"
+    )
+    whole = await outcome("xmlrpc", None, body)
+    assert [b.undelivered_log_id for b in whole] == list(range(1, 301))  # type: ignore[attr-defined]
+    assert await outcome("xmlrpc", ALWAYS, body) == whole
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_a_bad_record_in_a_late_slice_raises_the_same_error_as_a_whole_page(
+    anyio_backend: str, protocol: str
+) -> None:
+    records = [bounce(i) for i in range(1, 501)]
+    records[400]["ID_UNDELIVERED_LOG"] = "four hundred"
+    # The records before it come first; the next page (from ID 400) starts with it and fails.
+    pages = page_body(protocol, records), page_body(protocol, records[400:])
+    whole = await outcome(protocol, None, *pages)
+    assert whole[0] == "UnplacedRecordError" and whole[2] == 400
+    assert await outcome(protocol, ALWAYS, *pages) == whole
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [b"", b"{}", b'""', b"[]", b'{"error_status": 1, "error": "Invalid ID_message"}', b"not json"],
+    ids=["empty", "object", "string", "list", "error", "garbage"],
+)
+async def test_json_answers_that_are_not_pages_end_or_fail_as_without_pacing(
+    anyio_backend: str, answer: bytes
+) -> None:
+    assert await outcome("json", ALWAYS, answer) == await outcome("json", None, answer)
+
+
+@pytest.mark.parametrize("value", [0, -0.5, True, "0.05", float("nan"), float("inf"), [0.05]])
+def test_max_blocking_must_be_a_positive_number_or_none(value: object) -> None:
+    with pytest.raises(InvalidParameterError, match="max_blocking"):
+        Mailkit(1, MD5, max_blocking=value)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("value", [None, 0.005, 1, 2.5])
+def test_max_blocking_accepts_seconds_or_none(value: float | None) -> None:
+    Mailkit(1, MD5, max_blocking=value)
