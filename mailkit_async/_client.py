@@ -216,7 +216,8 @@ def _client_md5(value: str | None) -> str:
 
 def _base_url(value: str | None) -> str:
     if value is None:
-        return DEFAULT_BASE_URL
+        # An empty variable counts as unset, as for the credentials.
+        value = os.environ.get("MAILKIT_BASE_URL") or DEFAULT_BASE_URL
     if not isinstance(value, str) or not value.startswith(("https://", "http://")):
-        raise InvalidParameterError(f"base_url must be an http(s) URL, not {value!r}")
+        raise InvalidParameterError(f"base_url must be an http(s) URL (MAILKIT_BASE_URL too), not {value!r}")
     return value.rstrip("/")
