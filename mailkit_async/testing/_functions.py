@@ -344,9 +344,21 @@ def unsubscribe(state: State, p: Mapping[str, object], protocol: Protocol, now: 
     return {"error_status": "0", "ID_email": str(reported), "status": str(status)}
 
 
+# -- mailkit.mailinglist.list (an untyped function, for `Mailkit.call`) ---------------------------
+
+
+def mailinglist_list(state: State, p: Mapping[str, object], protocol: Protocol, now: datetime) -> object:
+    # The same array of structs over both protocols (as the service's own PHP client records it).
+    return [
+        {"NAME": m.name, "ID_USER_LIST": m.mailing_list_id, "STATUS": m.status, "DESCRIPTION": m.description}
+        for m in state.mailing_lists.values()
+    ]
+
+
 FUNCTION_LOGIC: Final[Mapping[str, Logic]] = {
     "mailkit.campaigns.single.schedule": schedule,
     "mailkit.sendmail_mass.results": results,
     "mailkit.email.revalidate": revalidate,
     "mailkit.email.unsubscribe": unsubscribe,
+    "mailkit.mailinglist.list": mailinglist_list,
 }
