@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Final
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 __all__ = ["zone_name"]
 
@@ -39,10 +40,6 @@ _CANDIDATES: Final[dict[str, tuple[str, ...]]] = {
 @functools.lru_cache(maxsize=64)
 def _zone(name: str) -> tzinfo | None:
     """The named zone, or None where the zone database is missing (then only fixed names are used)."""
-    try:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-    except ImportError:  # pragma: no cover - zoneinfo is in the stdlib from 3.9
-        return None
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
