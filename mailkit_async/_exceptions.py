@@ -21,6 +21,12 @@ class MailkitError(Exception):
 
     `function` names the Mailkit function the error concerns (``None`` when it is not about a call,
     for example missing credentials). Messages never contain the ``client_md5`` secret.
+
+    Attributes:
+        message: What went wrong (for `APIError`, the service's own text).
+        function: The Mailkit function that was sent, or `None`.
+        cursor: On errors out of the bounce stream, where to resume (`after_id=cursor`).
+        attempts: How many times the call's request was sent (0: never).
     """
 
     def __init__(self, message: str, *, function: str | None = None) -> None:
