@@ -38,15 +38,62 @@ DEFAULT_BASE_URL: Final = "https://api.mailkit.eu"
 
 
 class Mailkit:
-    """An async client for one Mailkit account.
+    """An async client for one Mailkit account, over JSON or XML-RPC, under asyncio or trio.
 
     ```python
     async with Mailkit(client_id=123, client_md5="...") as mk:
         await mk.email.unsubscribe("someone@example.com")
     ```
-    Credentials fall back to `MAILKIT_CLIENT_ID` / `MAILKIT_CLIENT_MD5`. One client holds one
-    connection pool: create it once and share it between tasks. `max_blocking` (seconds) is the
-    longest turning a bounce page into records may hold the event loop at once; `None`: whole pages.
+
+    The service's functions hang off it in namespaces named as Mailkit names them:
+
+    - `mk.campaigns.single.schedule()` / `.cancel()`: one-off sends of a campaign;
+    - `mk.email.unsubscribe()` / `.revalidate()`: a recipient's subscription;
+    - `mk.sendmail_mass.results()`: the failed recipients of a mass send;
+    - `mk.report.raw.bounces()` / `.bounce_pages()`: the raw bounce report, streamed page by page;
+    - `mk.call(function, parameters)`: any other function, its answer decoded as is.
+
+    One client holds one connection pool: create it once, share it between tasks, and close it
+    with `async with` or `aclose()`. Every argument is checked here, before anything is sent.
+
+    Args:
+        client_id: The account's API ID (Mailkit: Profile / Integration). Default: the
+            `MAILKIT_CLIENT_ID` environment variable.
+        client_md5: The account's API secret. Default: `MAILKIT_CLIENT_MD5`. It is never printed,
+            logged or raised, nor any piece of it.
+        protocol: `"json"` (default) or `"xmlrpc"`. The typed results are the same, except where
+            XML-RPC answers too little to tell (the README's table says which fields are `None`).
+        base_url: The service's address; `/json.fcgi` or `/rpc.fcgi` is appended per protocol.
+            Default: `MAILKIT_BASE_URL`, else `https://api.mailkit.eu`. Point it at a proxy or at
+            the emulator (`python -m mailkit_async.testing` prints its URL).
+        timeout: Seconds (one limit for each phase) or an `httpx.Timeout`. Default: connect 10 s,
+            read 120 s (a 25 000-record bounce page is slow to come), write 30 s, pool 30 s; with a
+            caller-owned `http_client`, that client's own timeouts.
+        retry: How transient faults are retried. Default: `RetryPolicy()`, 4 attempts with
+            exponential backoff within 300 s per call; `RetryPolicy(attempts=1)` turns retries off.
+        http_client: A caller-owned `httpx.AsyncClient`, for your own pool limits, proxies, TLS
+            set-up or transport (the emulator's in tests). Requests go to absolute URLs built from
+            `base_url`, so that client's own `base_url` is not used; its timeouts apply unless
+            `timeout` is given too; `aclose()` leaves it open. Default: a client of the library's
+            own, with httpx's default pool (100 connections, 20 kept alive) and proxies from the
+            `HTTPS_PROXY` / `ALL_PROXY` environment variables, as httpx reads them.
+        max_response_bytes: The largest answer read, in bytes; a bigger one raises
+            `ResponseDecodeError` without being read whole. Default: 128 MiB (a 25 000-record page
+            is about 8 MB as JSON and 30 MB as XML-RPC).
+        rate_limit: A `RateLimit` every request (retries included) waits on; share one object
+            between clients of one account. Default `None`: no client-side limit.
+        max_blocking: The longest, in seconds, turning a bounce page into records may hold the
+            event loop at once. Default 0.05: JSON pages whole, XML-RPC work cut into pieces;
+            `None`: every page whole (fastest).
+
+    Raises:
+        MailkitError: Credentials neither given nor in the environment.
+        InvalidParameterError: A bad argument: a client ID that is not a positive integer, an
+            empty md5, an unknown protocol, a `base_url` (or `MAILKIT_BASE_URL`) that is not an
+            http(s) URL, a `timeout` that is not positive, a `retry` that is not a `RetryPolicy`,
+            an `http_client` that is not an `httpx.AsyncClient`, a `max_response_bytes` below 1,
+            a `rate_limit` that is not a `RateLimit`, a `max_blocking` that is not `None` or a
+            positive number; a `base_url` httpx cannot use (no host, a bad port or IPv6 literal).
     """
 
     def __init__(
@@ -73,6 +120,7 @@ class Mailkit:
         self._loop: Callable[[], object] | None = _loop_ref()
         self._codec: Codec = get_codec(protocol)
         self.protocol: ProtocolName = self._codec.protocol
+        """The wire protocol in use: `"json"` or `"xmlrpc"`."""
         if retry is not None and not isinstance(retry, RetryPolicy):
             raise InvalidParameterError(f"retry must be a RetryPolicy, not {type(retry).__name__}")
         if http_client is not None and not isinstance(http_client, httpx.AsyncClient):
@@ -99,9 +147,13 @@ class Mailkit:
             rate_limit=rate_limit,
         )
         self.campaigns: Final = Campaigns(self)
+        """`mailkit.campaigns.*`: `mk.campaigns.single.schedule()` and `.cancel()`."""
         self.sendmail_mass: Final = SendmailMass(self)
+        """`mailkit.sendmail_mass.*`: `mk.sendmail_mass.results()`."""
         self.email: Final = Email(self)
+        """`mailkit.email.*`: `mk.email.unsubscribe()` and `mk.email.revalidate()`."""
         self.report: Final = Report(self)
+        """`mailkit.report.*`: `mk.report.raw.bounces()` and `mk.report.raw.bounce_pages()`."""
 
     def __repr__(self) -> str:
         return (
@@ -111,6 +163,7 @@ class Mailkit:
 
     @property
     def retry(self) -> RetryPolicy:
+        """The `RetryPolicy` this client retries by."""
         return self._transport.policy
 
     async def __aenter__(self) -> Self:
@@ -126,8 +179,11 @@ class Mailkit:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the connection pool (not a caller-owned `http_client`); every later call raises
-        `ClientClosedError`. Closing twice is harmless."""
+        """Close the client's connection pool; a caller-owned `http_client` stays open.
+
+        `async with Mailkit(...)` calls it on the way out. Every later call raises
+        `ClientClosedError`; closing twice is harmless.
+        """
         if self._closed:
             return
         self._closed = True
@@ -161,10 +217,32 @@ class Mailkit:
     ) -> object:
         """Call a function this library does not type yet; returns the decoded answer as is.
 
-        `parameters` is a mapping for JSON and a sequence of positional values (after the
-        credentials) for XML-RPC. Pass `idempotent=True` only if re-sending the call is harmless:
-        otherwise it is retried only when the request provably never reached the service.
-        A bare failure answer (`{"error_status": 1, "error": ...}`, an auth refusal) raises `APIError`.
+        ```python
+        lists = await mk.call("mailkit.mailinglist.list")  # no parameters: any protocol
+        ```
+
+        Args:
+            function: The Mailkit function's dotted name, e.g. `"mailkit.mailinglist.list"`.
+            parameters: Over JSON, a mapping of the documented parameter names to values; over
+                XML-RPC, a sequence of the positional values that follow the credentials, in the
+                documented order. Default: none, which suits either protocol.
+            idempotent: Pass `True` only if sending the call twice is harmless; then every transient
+                fault is retried. Default `False`: retried only where the request provably never
+                reached the service (a connect failure, a 429).
+
+        Returns:
+            The answer as decoded: JSON values, or XML-RPC values (ints, strings, booleans, dicts,
+            lists). Numbers may arrive as strings, as the service sends them.
+
+        Raises:
+            InvalidParameterError: `function` is not a `mailkit.` name, or `parameters` is not the
+                form the protocol takes (a mapping for JSON, a sequence for XML-RPC).
+            AuthenticationError: The credentials or the caller's IP were refused.
+            APIError: A bare failure answer (`{"error_status": 1, "error": ...}`).
+            RateLimitError: The service kept answering 429 (or 503 with `Retry-After`).
+            ServerError: The service kept answering 5xx.
+            TransportError: The network failed or timed out, once retries were spent.
+            ResponseDecodeError: The answer is not JSON / XML-RPC, or is too big.
         """
         if not isinstance(function, str) or not function.startswith("mailkit."):
             raise InvalidParameterError(f"function must be a Mailkit function name, not {function!r}")
@@ -269,9 +347,10 @@ def _client_md5(value: str | None) -> str:
 def _base_url(value: str | None) -> str:
     """An http(s) URL httpx can send to, checked now rather than at the first call."""
     if value is None:
-        return DEFAULT_BASE_URL
+        # An empty variable counts as unset, as for the credentials.
+        value = os.environ.get("MAILKIT_BASE_URL") or DEFAULT_BASE_URL
     if not isinstance(value, str) or not value.startswith(("https://", "http://")):
-        raise InvalidParameterError(f"base_url must be an http(s) URL, not {value!r}")
+        raise InvalidParameterError(f"base_url must be an http(s) URL (MAILKIT_BASE_URL too), not {value!r}")
     try:
         url = httpx.URL(value)
         port = url.port

@@ -27,6 +27,13 @@ class MailkitError(Exception):
     for example missing credentials); `method` the client method called, where the two differ
     (`campaigns.single.cancel` sends `mailkit.campaigns.single.schedule`). Messages never contain
     the ``client_md5`` secret, nor any piece of it.
+
+    Attributes:
+        message: What went wrong (for `APIError`, the service's own text).
+        function: The Mailkit function that was sent, or `None`.
+        method: The client method that was called (`campaigns.single.cancel`), or `None`.
+        cursor: On errors out of the bounce stream, where to resume (`after_id=cursor`).
+        attempts: How many times the call's request was sent (0: never).
     """
 
     def __init__(self, message: str, *, function: str | None = None) -> None:

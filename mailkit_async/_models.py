@@ -20,7 +20,15 @@ __all__ = [
 
 
 class ScheduleResult(msgspec.Struct, frozen=True):
-    """A scheduled (or cancelled) send: the date the service printed, naive, and its zone name if any."""
+    """A scheduled send, as the service confirmed it (`campaigns.single.schedule`).
+
+    Attributes:
+        send_date: The date and time the send goes out, naive, as the service printed it (in
+            the zone it names, or the offset you asked for).
+        time_zone: The zone name the service printed (`"Europe/Prague"`); `None` over XML-RPC,
+            whose answer names no zone.
+        message: The service's confirmation text as is.
+    """
 
     send_date: datetime
     time_zone: str | None
@@ -42,10 +50,19 @@ class MassSendErrorCode(enum.IntEnum):
 
 
 class MassSendError(msgspec.Struct, frozen=True):
-    """One recipient that `sendmail_mass` could not send to.
+    """One recipient that `sendmail_mass` could not send to (the same over both protocols).
 
     `code` is a plain int so that codes the docs do not list still decode; compare it with
     `MassSendErrorCode`, or read `known_code`.
+
+    Attributes:
+        code: The service's `ERROR_CODE` (1..8 are documented, see `MassSendErrorCode`).
+        info: The service's text for it (`"invalid email"`).
+        date: When it failed, naive, in the service's (Prague) time.
+        email: The recipient's address as sent.
+        email_id: The recipient's e-mail ID, or `None` when the service assigned none.
+        send_id: The send's ID, or `None`.
+        send_message_id: The message's ID within the send, or `None`.
     """
 
     code: int
@@ -66,7 +83,12 @@ class MassSendError(msgspec.Struct, frozen=True):
 
 
 class MassSendResults(msgspec.Struct, frozen=True):
-    """`status` is ``"OK"`` (no failures known yet, also while the job runs) or ``"ERROR"``."""
+    """What `sendmail_mass.results` reports for a mass-send request (the same over both protocols).
+
+    Attributes:
+        status: `"OK"` (no failures known yet, also while the job still runs) or `"ERROR"`.
+        errors: The failed recipients (empty when `status` is `"OK"`).
+    """
 
     status: str
     errors: list[MassSendError]
@@ -78,7 +100,15 @@ class MassSendResults(msgspec.Struct, frozen=True):
 
 
 class Revalidation(msgspec.Struct, frozen=True):
-    """`revalidated` False means the service mailed a verification link instead."""
+    """The outcome of `email.revalidate`.
+
+    Attributes:
+        email: The recipient's address (as the service answered, else as you passed it).
+        email_id: The recipient's e-mail ID over JSON; over XML-RPC only the ID you passed (an
+            address gives `None`: the answer is only the address).
+        revalidated: `True`: subscribed again. `False`: the service mailed a verification link
+            instead. Over XML-RPC it follows `agreement`, as the docs make it.
+    """
 
     email: str | None
     email_id: int | None
@@ -86,7 +116,16 @@ class Revalidation(msgspec.Struct, frozen=True):
 
 
 class Unsubscription(msgspec.Struct, frozen=True):
-    """Fields are ``None`` where the protocol does not say (XML-RPC answers only an ID or address)."""
+    """The outcome of `email.unsubscribe`; `None` where the protocol does not say.
+
+    Attributes:
+        email_id: The recipient's e-mail ID, or `None` when the service answered with the address
+            (an address the account did not know).
+        email: The address, as the service answered it or as you passed it (`None` if you passed
+            an ID and the service answered the ID).
+        already_unsubscribed: Over JSON, whether the recipient was unsubscribed before this call
+            (`status` 2); `None` over XML-RPC, whose answer is only an ID or address.
+    """
 
     email_id: int | None
     email: str | None

@@ -44,16 +44,32 @@ log = logging.getLogger("mailkit_async.retry")
 class RetryPolicy:
     """How a client retries transient faults (connect errors, timeouts, 429, 5xx).
 
-    - `attempts` counts the first try: `RetryPolicy(attempts=1)` never retries.
-    - waits are exponential with full jitter: uniform(0, min(max_backoff, backoff * 2**n));
-      `backoff=0` retries at once (handy in tests).
-    - `Retry-After` (seconds or an HTTP date) is honoured, capped at `max_retry_after`.
-    - `deadline` bounds one call across all its attempts and waits, so a silent server cannot cost
-      attempts x read timeout; ``None`` lifts it.
-    - `budget` is the size of the client's token bucket (AWS SDK "standard" mode): a retry costs
-      `retry_cost` tokens (twice that after a timeout), a success returns one. When the bucket is
-      empty, failures are raised at once instead of retried, so a fleet of coroutines cannot turn
-      an outage into a retry storm. ``budget=None`` disables the bucket.
+    ```python
+    Mailkit(retry=RetryPolicy(attempts=6, deadline=600.0))
+    ```
+    Waits are exponential with full jitter: uniform(0, min(max_backoff, backoff * 2**n)).
+    A call whose repeat would do harm (`campaigns.single.schedule`, `email.revalidate` with
+    `agreement=False`, `call()` unless `idempotent=True`) is re-sent only where the request
+    provably never reached the service (a connect failure, a 429). Cancellation is never retried.
+
+    Args:
+        attempts: Tries per call, the first included; 1 never retries. Default 4.
+        backoff: The first retry's wait ceiling in seconds, doubled for each retry after it;
+            0 retries at once (handy in tests). Default 0.5.
+        max_backoff: The largest wait between two attempts, in seconds. Default 30.
+        max_retry_after: The longest `Retry-After` (seconds or an HTTP date) honoured, in
+            seconds; a longer one is capped. Default 60.
+        deadline: The most one call may take across all its attempts and waits, in seconds, so a
+            silent server cannot cost attempts x read timeout; `None` lifts it. Default 300.
+        budget: The size of the client's retry token bucket (AWS SDK "standard" mode): a retry
+            costs `retry_cost` tokens (twice that after a timeout), a success returns one, and an
+            empty bucket raises failures at once, so many coroutines cannot turn an outage into a
+            retry storm. `None` disables the bucket. Default 500.
+        retry_cost: Tokens a retry takes from the bucket. Default 5.
+
+    Raises:
+        InvalidParameterError: A value of the wrong type or out of range (`attempts` below 1, a
+            negative wait, a `deadline` that is not positive).
     """
 
     attempts: int = 4

@@ -46,14 +46,48 @@ class SingleCampaign:
         query_id: int | Unset = UNSET,
         delivery_feed_id: int | None = None,
     ) -> ScheduleResult:
-        """Schedule a send of campaign `message_id` at `send_date` (``"now"`` or a datetime).
+        """Schedule a one-off send of campaign `message_id` (`mailkit.campaigns.single.schedule`).
 
-        A timezone-aware datetime brings its own offset; a naive one needs `time_zone` (``"02:00"``,
-        ``"-03:00"``). The service takes minutes, so seconds are dropped. `query_id=0` clears
-        conditional delivery, `UNSET` leaves it as it is.
+        ```python
+        when = datetime.now(ZoneInfo("Europe/Prague")) + timedelta(days=7)
+        result = await mk.campaigns.single.schedule(1234, when, subject="Spring news")
+        ```
+        Each call adds a send: a campaign may hold several scheduled sends at once, so scheduling
+        twice sends twice. The call is therefore never re-sent once it may have reached the
+        service (only connect failures and 429 are retried).
 
-        Never retried once the request may have reached the service: a campaign may hold several
-        scheduled sends, so a blind re-send can send it twice.
+        Args:
+            message_id: The campaign's ID.
+            send_date: `"now"`, or a datetime. A timezone-aware one brings its own offset; a naive
+                one needs `time_zone`. The service takes minutes: seconds are dropped.
+            time_zone: The offset of a naive `send_date`: `"hh:mm"` or `"-hh:mm"` (`"02:00"`,
+                `"-03:00"`). Default: none (an aware datetime's own offset; `"now"` needs none).
+            subject: The send's subject. Default: the campaign's own.
+            template_id: The template to send with. Default: the campaign's own.
+            query_id: A conditional-delivery rule (`ID_query`) to attach to the campaign; `0`
+                clears the campaign's rule. Default `UNSET`: left as the campaign has it.
+            delivery_feed_id: A delivery feed to attach to the campaign, which detaches its
+                mailing list (as the service documents). Default: none. Cannot be combined with a
+                non-zero `query_id`.
+
+        Returns:
+            The date the service confirmed (naive, as it printed it) and, over JSON, the zone name
+            it printed (`None` over XML-RPC).
+
+        Raises:
+            InvalidParameterError: A bad argument, before anything is sent: an ID that is not a
+                positive int, a naive `send_date` without `time_zone` (or a `time_zone` that
+                contradicts an aware date's offset), a malformed `time_zone`, a `query_id` together
+                with a `delivery_feed_id`.
+            APIError: The service refused: an unknown campaign ("Missing ID of campaign"), a date
+                in the past by its clock, an invalid rule or feed.
+            AuthenticationError: Wrong credentials, or an IP the account does not allow.
+            RateLimitError: The service kept rate limiting (429, or 503 with `Retry-After`).
+            ServerError: The service kept answering 5xx.
+            TransportError: The network failed or timed out, once retries were spent.
+            ResponseDecodeError: The answer is not what the function returns.
+                After a read timeout or a 5xx the send may have been scheduled: check the
+                campaign before trying again.
         """
         message_id = positive_id("message_id", message_id)
         date, zone = _send_date(send_date, time_zone)
@@ -81,10 +115,26 @@ class SingleCampaign:
         return await self._client._execute(request, partial(_parse_scheduled, self._client.protocol))
 
     async def cancel(self, message_id: int) -> ScheduleResult | None:
-        """Cancel the campaign's scheduled sends (a schedule with send_date ``0000-00-00``).
+        """Cancel every scheduled send of campaign `message_id`.
 
-        Returns the service's confirmation, or ``None`` when it prints no date (as for a cancel).
-        Safe to retry: cancelling twice cancels once.
+        This is the form the schedule page documents: `mailkit.campaigns.single.schedule` with the
+        send date `0000-00-00`. Cancelling twice cancels once, so every transient fault is retried.
+
+        Args:
+            message_id: The campaign's ID.
+
+        Returns:
+            `None` when the service prints no date (what it does for a cancel), else its
+            confirmation.
+
+        Raises:
+            InvalidParameterError: `message_id` is not a positive int.
+            APIError: The service refused (an unknown campaign).
+            AuthenticationError: Wrong credentials, or an IP the account does not allow.
+            RateLimitError: The service kept rate limiting (429, or 503 with `Retry-After`).
+            ServerError: The service kept answering 5xx.
+            TransportError: The network failed or timed out, once retries were spent.
+            ResponseDecodeError: The answer is not what the function returns.
         """
         message_id = positive_id("message_id", message_id)
         request = _request(message_id, _CANCEL_DATE, "", None, None, UNSET, None, idempotent=True)

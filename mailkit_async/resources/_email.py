@@ -49,12 +49,43 @@ class Email:
         channel: str | None = None,
         language: str | None = None,
     ) -> Revalidation:
-        """Subscribe an unsubscribed recipient again (an address, or a Mailkit e-mail ID).
+        """Subscribe an unsubscribed recipient again (`mailkit.email.revalidate`).
 
-        `agreement=True`: the recipient already agreed (say how in `channel`), no e-mail is sent.
-        `agreement=False`: the service mails a verification link; such a call is never re-sent once
-        it may have reached the service, so the recipient is not mailed twice.
-        Raises `NotUnsubscribedError` if the address is not unsubscribed.
+        Side effects: with `agreement=True` the recipient is subscribed again at once and no
+        e-mail is sent; with `agreement=False` the service **mails a verification link**, and the
+        recipient is subscribed again only once they click it. A call that mails is never re-sent
+        once it may have reached the service, so the recipient is not mailed twice.
+
+        Args:
+            email: An address (`str`) or a Mailkit e-mail ID (`int`).
+            agreement: Required. `True` if the recipient already agreed to receive mail again;
+                `False` to have the service ask them by e-mail.
+            message_id: A campaign whose template's subscribe e-mail is the verification e-mail.
+                Default: the account's own.
+            template_id: A template whose subscribe e-mail is the verification e-mail (JSON only).
+                Default: the account's own.
+            channel: How the recipient agreed (`"phone"`, `"web form"`...), stored with the
+                subscription. Default: none (with `agreement=False` the service records the IP
+                the link is clicked from).
+            language: The verification e-mail's language: one of `cs en de ru pl sk hu`.
+                Default: the account's own.
+
+        Returns:
+            The address and, over JSON, its e-mail ID (over XML-RPC only the ID you passed), and
+            whether it was revalidated (`False`: a verification e-mail was sent instead).
+
+        Raises:
+            InvalidParameterError: A bad argument, before anything is sent: not an address nor a
+                positive ID, `agreement` not a bool, an unknown `language`, `template_id` over
+                XML-RPC.
+            NotUnsubscribedError: The address is not unsubscribed, so there is nothing to do (with
+                `error.attempts > 1`, a lost earlier attempt may have revalidated it).
+            APIError: The service refused (an unknown address or ID).
+            AuthenticationError: Wrong credentials, or an IP the account does not allow.
+            RateLimitError: The service kept rate limiting (429, or 503 with `Retry-After`).
+            ServerError: The service kept answering 5xx.
+            TransportError: The network failed or timed out, once retries were spent.
+            ResponseDecodeError: The answer is not what the function returns.
         """
         target = email_or_id(email)
         agreement = require_bool("agreement", agreement)
@@ -89,10 +120,34 @@ class Email:
         send_optout: bool = True,
         pause_days: int | None = None,
     ) -> Unsubscription:
-        """Unsubscribe a recipient (an address, or a Mailkit e-mail ID).
+        """Unsubscribe a recipient (`mailkit.email.unsubscribe`).
 
-        `send_optout` mails a confirmation; `pause_days` (14..90) unsubscribes only for that long.
-        `send_message_id` records the unsubscribe against one send. Safe to retry.
+        Side effect: by default the service **mails the recipient a confirmation** of the
+        unsubscribe; pass `send_optout=False` for no e-mail. An address the account does not
+        know is unsubscribed all the same. Unsubscribing twice leaves the same state, so every
+        transient fault is retried.
+
+        Args:
+            email: An address (`str`) or a Mailkit e-mail ID (`int`).
+            send_message_id: A send to record the unsubscribe against. Default: none.
+            send_optout: Mail the recipient a confirmation. Default `True`, as the service's own.
+            pause_days: Unsubscribe only for this many days (14..90), a pause after which the
+                recipient gets mail again. Default `None`: for good.
+
+        Returns:
+            The recipient's e-mail ID and address, and over JSON whether they were unsubscribed
+            already (`None` over XML-RPC, whose answer is only the ID or the address).
+
+        Raises:
+            InvalidParameterError: A bad argument, before anything is sent: not an address nor a
+                positive ID, `send_optout` not a bool, `pause_days` outside 14..90.
+            APIError: The service refused ("Invalid ID_email or email": a malformed address, or
+                an ID the account does not have).
+            AuthenticationError: Wrong credentials, or an IP the account does not allow.
+            RateLimitError: The service kept rate limiting (429, or 503 with `Retry-After`).
+            ServerError: The service kept answering 5xx.
+            TransportError: The network failed or timed out, once retries were spent.
+            ResponseDecodeError: The answer is not what the function returns.
         """
         target = email_or_id(email)
         send_message_id = optional_positive_id("send_message_id", send_message_id)

@@ -264,12 +264,40 @@ class RawReport:
     ) -> BounceStream:
         """Every bounce record with `undelivered_log_id > after_id`, exactly once, in ID order.
 
+        ```python
+        async for bounce in mk.report.raw.bounces(after_id=last_seen):
+            save(bounce)
+            last_seen = bounce.undelivered_log_id
+        ```
         Memory stays at about one page whatever the total. A failed page is retried at the same
         cursor; an error that ends the stream carries `cursor`: resume with `after_id=error.cursor`.
         Leaving the loop holds no connection (a page is read whole before its first record is
         yielded), and a bare `break` frees the page at once, under asyncio and trio alike (no
         async generator is left for a finalizer); `contextlib.aclosing(...)` closes it explicitly.
-        Arguments are checked now, before iteration starts.
+        A read: no side effect; the service rate limits it.
+
+        Args:
+            message_id: Only this campaign's bounces. Default: every campaign's.
+            send_id: Only this send's bounces. Default: every send's.
+            after_id: The cursor: records after this `undelivered_log_id`. Default `None`: from
+                the first record.
+            page_size: Records asked for per page (`limit`), at most 25 000, the default and the
+                service's own cap.
+
+        Returns:
+            A `BounceStream`: an async iterator of `Bounce` that `contextlib.aclosing` closes.
+
+        Raises:
+            InvalidParameterError: A bad argument, raised by this call itself, before iteration.
+            PaginationError: During iteration, a page that does not move past the cursor.
+            APIError: During iteration, the service refused the call.
+            AuthenticationError: During iteration, wrong credentials, or an IP the account does not allow.
+            RateLimitError: The service kept rate limiting (429, or 503 with `Retry-After`).
+            ServerError: The service kept answering 5xx.
+            TransportError: The network failed or timed out, once retries were spent.
+            ResponseDecodeError: The answer is not what the function returns
+                (`UnplacedRecordError`: a record without a usable ID).
+                An error that ends the stream carries `cursor`, where to resume.
         """
         cursor = self._cursor(message_id, send_id, after_id, page_size)
         return BounceStream(cursor)
@@ -283,8 +311,37 @@ class RawReport:
         page_size: int = MAX_PAGE_SIZE,
         prefetch: int = 0,
     ) -> BouncePages:
-        """The same records as `bounces`, a page (list) at a time; `prefetch=1` overlaps the next
-        fetch with your work on this page (enter it with `async with`)."""
+        """The same records as `bounces`, a page (a list of `Bounce`) at a time, for bulk inserts.
+
+        ```python
+        async with mk.report.raw.bounce_pages(after_id=0, prefetch=1) as pages:
+            async for page in pages:
+                await db.insert_many(page)
+        ```
+
+        Args:
+            message_id: Only this campaign's bounces. Default: every campaign's.
+            send_id: Only this send's bounces. Default: every send's.
+            after_id: The cursor: records after this `undelivered_log_id`. Default `None`: from
+                the first record.
+            page_size: Records asked for per page, at most 25 000 (the default).
+            prefetch: Pages fetched ahead while you work on the current one, 0..8. Default 0.
+                With prefetch the pages must be entered with `async with`, which owns the
+                fetching task: leaving the block cancels it.
+
+        Returns:
+            A `BouncePages`: iterate it, or enter it first with `async with`.
+
+        Raises:
+            InvalidParameterError: A bad argument, raised by this call itself, before iteration.
+            PaginationError: During iteration, a page that does not move past the cursor.
+            APIError: During iteration, the service refused the call.
+            AuthenticationError: During iteration, Wrong credentials, or an IP the account does not allow.
+            RateLimitError: The service kept rate limiting (429, or 503 with `Retry-After`).
+            ServerError: The service kept answering 5xx.
+            TransportError: The network failed or timed out, once retries were spent.
+            ResponseDecodeError: The answer is not what the function returns.
+        """
         cursor = self._cursor(message_id, send_id, after_id, page_size)
         return BouncePages(cursor, bounded_int("prefetch", prefetch, 0, 8))
 

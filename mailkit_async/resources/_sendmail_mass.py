@@ -44,10 +44,27 @@ class SendmailMass:
         self._client = client
 
     async def results(self, request_id: int, *, send_id: int | None = None) -> MassSendResults:
-        """The failures of mass-send request `request_id` (optionally of one `send_id`).
+        """The recipients a `mailkit.sendmail_mass` request failed for (`mailkit.sendmail_mass.results`).
 
         ``status == "ERROR"`` is a successful call reporting failed recipients, not an exception.
         The service answers "OK" while the job still runs: call it 30+ minutes after the send.
+        A read: no side effect, every transient fault is retried.
+
+        Args:
+            request_id: The ID `mailkit.sendmail_mass` returned for the request.
+            send_id: Only the failures of this send of the request. Default: all of them.
+
+        Returns:
+            The status (`"OK"` or `"ERROR"`) and the failed recipients, each with its error code.
+
+        Raises:
+            InvalidParameterError: An ID that is not a positive int, before anything is sent.
+            APIError: The service refused the call.
+            AuthenticationError: Wrong credentials, or an IP the account does not allow.
+            RateLimitError: The service kept rate limiting (429, or 503 with `Retry-After`).
+            ServerError: The service kept answering 5xx.
+            TransportError: The network failed or timed out, once retries were spent.
+            ResponseDecodeError: The answer is not what the function returns.
         """
         request_id = positive_id("request_id", request_id)
         send_id = optional_positive_id("send_id", send_id)

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Final
 if TYPE_CHECKING:
     from ._emulator import ConnectionDropped, Exchange, MailkitEmulator, Reply, RequestRecord
     from ._faults import Fault, FaultPlan, FaultRule
+    from ._scenarios import seed_tour
     from ._server import EmulatorServer
     from ._state import (
         Campaign,
@@ -51,6 +52,7 @@ __all__ = [
     "ScheduledSend",
     "Subscriber",
     "UnsubscribeRecord",
+    "seed_tour",
 ]
 
 _HOMES: Final = {
@@ -71,6 +73,7 @@ _HOMES: Final = {
     "ScheduledSend": "._state",
     "Subscriber": "._state",
     "UnsubscribeRecord": "._state",
+    "seed_tour": "._scenarios",
 }
 
 

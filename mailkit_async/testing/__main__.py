@@ -1,8 +1,8 @@
 """`python -m mailkit_async.testing`: run the emulator's HTTP server in the foreground.
 
-For benchmarks and demos that want the service in a separate process: it prints
-``listening on http://127.0.0.1:PORT`` (flushed) once it accepts connections, and serves until
-interrupted (SIGINT or SIGTERM).
+For the README's tour, demos and benchmarks that want the service in a separate process: it prints
+``listening on http://HOST:PORT`` (flushed) as its first line once it accepts connections, and
+serves until interrupted (SIGINT or SIGTERM), then exits 0.
 """
 
 from __future__ import annotations
@@ -10,6 +10,25 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, cast
+
+if TYPE_CHECKING:
+    from ._bounces import EmptyPage
+
+_EPILOG = """\
+Point a client at it with the printed URL and the accepted credentials:
+
+  export MAILKIT_BASE_URL=http://127.0.0.1:PORT MAILKIT_CLIENT_ID=1 MAILKIT_CLIENT_MD5=emulator
+
+Scenarios:
+  none  the default account only: campaigns 1, 2, 3 and 12345, one mailing list, and the
+        bounce records --records asks for
+  tour  everything the README's tour touches: campaign 1234, someone@example.com (subscribed),
+        mass-send request 987 with two failed recipients, and 2500 bounce records (or --records)
+
+Exit status: 0 when stopped by SIGINT (Ctrl-C) or SIGTERM, 2 for bad usage, 1 if the address
+cannot be bound.
+"""
 
 
 def _ids(text: str) -> list[int]:
@@ -17,40 +36,125 @@ def _ids(text: str) -> list[int]:
         values = [int(part) for part in text.split(",") if part.strip()]
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, not {text!r}") from None
-    if not values:
-        raise argparse.ArgumentTypeError("expected at least one ID")
+    if not values or any(value <= 0 for value in values):
+        raise argparse.ArgumentTypeError("expected one or more positive IDs, comma-separated")
     return values
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("expected 0 or more")
+    return value
+
+
+def _page_cap(text: str) -> int:
+    value = _count(text)
+    if not 1 <= value <= 25_000:
+        raise argparse.ArgumentTypeError("expected 1 to 25000")
+    return value
+
+
+_EMPTY_PAGES = {"[]": "[]", "{}": "{}", '""': '""', "empty": ""}
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m mailkit_async.testing",
-        description="Serve the Mailkit emulator (JSON at /json.fcgi, XML-RPC at /rpc.fcgi) on loopback.",
+        description="Serve the Mailkit emulator (JSON at /json.fcgi, XML-RPC at /rpc.fcgi) over HTTP\n"
+        "on loopback until Ctrl-C. Its first line of output is 'listening on URL'.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=0, help="port to bind; 0 picks a free one (default)")
-    parser.add_argument("--client-id", type=int, default=1, help="accepted client_id (default: 1)")
-    parser.add_argument("--client-md5", default="emulator", help="accepted client_md5 (default: emulator)")
-    parser.add_argument("--records", type=int, default=0, help="raw bounce records to seed (default: 0)")
-    parser.add_argument("--message-ids", type=_ids, default=[12345], help="comma-separated campaign IDs")
-    parser.add_argument("--send-ids", type=_ids, default=[123456], help="comma-separated send IDs")
-    parser.add_argument("--gap-every", type=int, default=0, help="leave an ID gap after every N records")
-    parser.add_argument(
+    server = parser.add_argument_group("server")
+    server.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
+    server.add_argument(
+        "--port", type=_count, default=0, help="port to bind; 0 picks a free one (default: 0)"
+    )
+    account = parser.add_argument_group("account")
+    account.add_argument(
+        "--client-id", type=int, default=1, help="the client_id the emulator accepts (default: 1)"
+    )
+    account.add_argument(
+        "--client-md5",
+        default="emulator",
+        metavar="MD5",
+        help="the client_md5 the emulator accepts (default: emulator)",
+    )
+    account.add_argument(
+        "--scenario",
+        choices=("none", "tour"),
+        default="none",
+        help="what the account holds besides its defaults: 'tour' seeds what the README's tour "
+        "calls (default: none; see below)",
+    )
+    bounces = parser.add_argument_group("bounce records (mailkit.report.raw.bounces)")
+    bounces.add_argument(
+        "--records",
+        type=_count,
+        default=0,
+        metavar="N",
+        help="seed N deterministic bounce records, IDs from 1 (default: 0, or 2500 with --scenario tour)",
+    )
+    bounces.add_argument(
+        "--message-ids",
+        type=_ids,
+        default=[12345],
+        metavar="ID,ID...",
+        help="campaign IDs the records cycle through (default: 12345)",
+    )
+    bounces.add_argument(
+        "--send-ids",
+        type=_ids,
+        default=[123456],
+        metavar="ID,ID...",
+        help="send IDs the records cycle through (default: 123456)",
+    )
+    bounces.add_argument(
+        "--gap-every",
+        type=_count,
+        default=0,
+        metavar="N",
+        help="leave one ID out after every N records, as the real log has gaps (default: 0, no gaps)",
+    )
+    bounces.add_argument(
         "--extra-fields",
         action=argparse.BooleanOptionalAction,
         default=True,
-        help="records carry BOUNCE_CAT, UTM_CAMPAIGN, CAMPAIGN_NAME, SUBJECT, as real ones do (default: on)",
+        help="records carry the fields real ones carry beyond the Czech page (BOUNCE_CAT, "
+        "UTM_CAMPAIGN, CAMPAIGN_NAME, SUBJECT) (default: on)",
     )
-    parser.add_argument(
+    bounces.add_argument(
         "--protocol-neutral",
         action="store_true",
         help="records without extra fields or text either protocol must escape, so JSON and XML-RPC "
-        "pages carry the same information (for comparing the protocols)",
+        "pages carry the same information, for comparing the protocols (default: off)",
     )
-    parser.add_argument("--page-cap", type=int, default=25_000, help="records per page at most")
-    parser.add_argument("--cursor", choices=("exclusive", "inclusive"), default="exclusive")
-    parser.add_argument(
-        "--empty-page", choices=("[]", "{}", '""', "empty"), default="[]", help="JSON answer for no records"
+    quirks = parser.add_argument_group("the service's behaviour")
+    quirks.add_argument(
+        "--page-cap",
+        type=_page_cap,
+        default=25_000,
+        metavar="N",
+        help="the most records one page holds, whatever the client asks (default: 25000, the service's)",
+    )
+    quirks.add_argument(
+        "--cursor",
+        choices=("exclusive", "inclusive"),
+        default="exclusive",
+        help="how ID_undelivered_log is read: 'exclusive' returns records after it, 'inclusive' "
+        "from it on (default: exclusive)",
+    )
+    quirks.add_argument(
+        "--empty-page",
+        choices=tuple(_EMPTY_PAGES),
+        default="[]",
+        metavar="FORM",
+        help="how a JSON answer says 'no more records': [] (default), {}, \"\" (an empty JSON "
+        "string), or empty (no body at all). Quote it in the shell: --empty-page '{}'",
     )
     return parser
 
@@ -58,13 +162,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from ._emulator import MailkitEmulator
+    from ._scenarios import TOUR_BOUNCES, seed_tour
 
     emulator = MailkitEmulator(
         args.client_id,
         args.client_md5,
         page_cap=args.page_cap,
         cursor=args.cursor,
-        empty_page="" if args.empty_page == "empty" else args.empty_page,
+        empty_page=cast("EmptyPage", _EMPTY_PAGES[args.empty_page]),
     )
     if args.records:
         emulator.seed_bounces(
@@ -75,9 +180,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             extra_fields=args.extra_fields and not args.protocol_neutral,
             plain=args.protocol_neutral,
         )
-    server = emulator.serve(args.host, args.port)
+    if args.scenario == "tour":
+        seed_tour(emulator, bounces=0 if args.records else TOUR_BOUNCES)
+    try:
+        server = emulator.serve(args.host, args.port)
+    except OSError as error:
+        print(f"cannot listen on {args.host}:{args.port}: {error.strerror or error}", file=sys.stderr)
+        return 1
 
     print(f"listening on {server.url}", flush=True)
+    if args.scenario == "tour":
+        # The default md5 is public (documented); one given on the command line is not echoed.
+        md5 = "emulator" if args.client_md5 == "emulator" else "<your --client-md5>"
+        print(
+            "tour account ready; in another shell:\n"
+            f"  export MAILKIT_BASE_URL={server.url} MAILKIT_CLIENT_ID={args.client_id} "
+            f"MAILKIT_CLIENT_MD5={md5}",
+            flush=True,
+        )
     server.serve_until_signalled()
     return 0
 

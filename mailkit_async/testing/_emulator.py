@@ -160,10 +160,30 @@ class MailkitEmulator:
         print(server.url)
     ```
     `page_cap` lowers the service's 25 000-record page; `cursor` chooses how `ID_undelivered_log`
-    is read; `empty_page` how JSON says "no records" (``"\r\n"``: a blank body, both protocols);
-    `allowed_ips` turns on the IP allowlist. `xml_encoding` sends every XML-RPC answer in that
-    codec (``"iso-8859-2"``, ``"windows-1250"``, ``"utf-16"``...), declared as XML 1.0 says;
-    `single_object_pages` answers a page of one record with the record alone, not a list.
+    is read; `empty_page` how JSON says "no records"; `allowed_ips` turns on the IP allowlist.
+
+    Args:
+        client_id: The `client_id` it accepts. Default 1.
+        client_md5: The `client_md5` it accepts. Default `"emulator"`.
+        page_cap: The most records one bounce page holds, whatever the client asks. Default
+            25 000, the service's.
+        cursor: `"exclusive"` (default): `ID_undelivered_log` returns the records after it;
+            `"inclusive"`: from it on.
+        empty_page: How JSON says "no more records": `"[]"` (default), `"{}"`, `'""'` or `""`
+            (no body); `"\r\n"`: a blank body, over both protocols.
+        allowed_ips: Addresses or networks allowed to call; others get "Disallowed IP". Default
+            `None`: every peer.
+        clock: The emulator's "now" (for dates in the past): a callable, a fixed datetime (naive
+            means UTC) or `None` for the real clock (default).
+        seed: The seed of the fault plan's dice. Default 0.
+        campaigns: The campaign IDs the account starts with. Default 1, 2, 3 and 12345.
+        log_size: How many requests `request_log` keeps. Default 10 000.
+        xml_encoding: The codec every XML-RPC answer is sent in (`"iso-8859-2"`,
+            `"windows-1250"`, `"utf-16"`...), declared as XML 1.0 says. Default UTF-8.
+        single_object_pages: Answer a page of one record with the record alone, not a list.
+
+    Raises:
+        ValueError: An unknown `cursor` or `empty_page`, or a `page_cap` below 1.
     """
 
     def __init__(

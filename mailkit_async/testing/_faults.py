@@ -97,8 +97,18 @@ class Fault:
         body: bytes | None = None,
         content_type: str = "text/html",
     ) -> Fault:
-        """Answer HTTP `status` (429, 500, 503...) with a proxy error page and optional `Retry-After`
-        (seconds, an HTTP-date string, or a datetime)."""
+        """Answer HTTP `status` (429, 500, 503...) with a proxy error page and optional `Retry-After`.
+
+        Args:
+            status: The HTTP status code.
+            retry_after: A `Retry-After` header: seconds, an HTTP-date string, or a datetime
+                (sent as an HTTP-date). Default: none.
+            body: The body instead of the default nginx-style error page.
+            content_type: The body's Content-Type; default `text/html`.
+
+        Raises:
+            ValueError: `status` is not an HTTP status, or `retry_after` is negative.
+        """
         if not 100 <= status <= 599:
             raise ValueError(f"status must be an HTTP status code, not {status!r}")
         return cls(
@@ -226,7 +236,23 @@ class FaultPlan:
         protocol: Literal["json", "xmlrpc"] | None = None,
         probability: float = 1.0,
     ) -> FaultRule:
-        """Act `fault` out on the next `times` matching requests (None: on every one)."""
+        """Act `fault` out on the next `times` matching requests (None: on every one).
+
+        Args:
+            fault: What to act out (`Fault.status(503)`, `Fault.drop()`...).
+            times: How many matching requests it fires on; default 1, `None` for every one.
+            function: Only requests for this Mailkit function; default: any.
+            protocol: Only `"json"` or only `"xmlrpc"` requests; default: both.
+            probability: The chance (0..1) that a matching request fires it; default 1. The dice
+                are seeded (`MailkitEmulator(seed=...)`, `FaultPlan.seed()`), so runs repeat.
+
+        Returns:
+            The rule, whose `fired` and `remaining` counts tests can read.
+
+        Raises:
+            TypeError: `fault` is not a `Fault`.
+            ValueError: `times` below 1, or `probability` outside 0..1.
+        """
         if not isinstance(fault, Fault):
             raise TypeError(f"expected a Fault, not {type(fault).__name__}")
         if times is not None and times < 1:

@@ -14,8 +14,9 @@ from typing import Final
 
 from ._state import RevalidationRecord, ScheduledSend, State, UnsubscribeRecord, prague_offset
 from ._wire import Protocol
+from ._zones import zone_name
 
-__all__ = ["FUNCTION_LOGIC", "as_bool", "as_int", "zone_name"]
+__all__ = ["FUNCTION_LOGIC", "as_bool", "as_int"]
 
 Logic = Callable[[State, Mapping[str, object], Protocol, datetime], object]
 
@@ -26,25 +27,6 @@ _ADDRESS = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _TRUE: Final = frozenset({"true", "1", "yes", "y", "t", "on"})
 _FALSE: Final = frozenset({"false", "0", "no", "n", "f", "off"})
 
-# A zone name for the offsets people actually schedule in; the rest get a generic Etc/ name.
-_ZONE_NAMES: Final = {
-    "00:00": "Europe/London",
-    "01:00": "Europe/Prague",
-    "02:00": "Europe/Prague",
-    "03:00": "Europe/Moscow",
-    "04:00": "Asia/Dubai",
-    "05:30": "Asia/Kolkata",
-    "05:45": "Asia/Kathmandu",
-    "08:00": "Asia/Shanghai",
-    "09:00": "Asia/Tokyo",
-    "10:00": "Australia/Sydney",
-    "-03:00": "America/Sao_Paulo",
-    "-04:00": "America/New_York",
-    "-05:00": "America/New_York",
-    "-06:00": "America/Chicago",
-    "-07:00": "America/Denver",
-    "-08:00": "America/Los_Angeles",
-}
 _PRAGUE: Final = "Europe/Prague"
 
 SCHEDULE_OK: Final = "OK, send_date: "
@@ -99,18 +81,6 @@ def _id(value: object) -> int | None:
 
 def _text(value: object) -> str:
     return "" if value is None else str(value).strip()
-
-
-def zone_name(offset: str) -> str:
-    """The zone name printed after the date for a `time_zone` offset such as ``02:00``."""
-    if offset in _ZONE_NAMES:
-        return _ZONE_NAMES[offset]
-    sign = -1 if offset.startswith("-") else 1
-    hours, minutes = offset.lstrip("-").split(":")
-    if minutes == "00":
-        # POSIX-style Etc zones invert the sign: UTC+03 is Etc/GMT-3.
-        return f"Etc/GMT{'-' if sign > 0 else '+'}{int(hours)}"
-    return f"UTC{'+' if sign > 0 else '-'}{offset.lstrip('-')}"
 
 
 def _refusal(protocol: Protocol, text: str) -> object:
@@ -179,7 +149,7 @@ def schedule(state: State, p: Mapping[str, object], protocol: Protocol, now: dat
         utc = local.replace(tzinfo=timezone(offset)).astimezone(timezone.utc)
         if utc < now.replace(second=0, microsecond=0):
             return answer("The send date is in the past", 1)
-        zone, immediate = zone_name(offset_text), False
+        zone, immediate = zone_name(offset_text, utc), False
 
     # The documented side effects on the campaign's delivery settings.
     if feed_id is not None:
@@ -374,9 +344,21 @@ def unsubscribe(state: State, p: Mapping[str, object], protocol: Protocol, now: 
     return {"error_status": "0", "ID_email": str(reported), "status": str(status)}
 
 
+# -- mailkit.mailinglist.list (an untyped function, for `Mailkit.call`) ---------------------------
+
+
+def mailinglist_list(state: State, p: Mapping[str, object], protocol: Protocol, now: datetime) -> object:
+    # The same array of structs over both protocols (as the service's own PHP client records it).
+    return [
+        {"NAME": m.name, "ID_USER_LIST": m.mailing_list_id, "STATUS": m.status, "DESCRIPTION": m.description}
+        for m in state.mailing_lists.values()
+    ]
+
+
 FUNCTION_LOGIC: Final[Mapping[str, Logic]] = {
     "mailkit.campaigns.single.schedule": schedule,
     "mailkit.sendmail_mass.results": results,
     "mailkit.email.revalidate": revalidate,
     "mailkit.email.unsubscribe": unsubscribe,
+    "mailkit.mailinglist.list": mailinglist_list,
 }

@@ -52,8 +52,19 @@ class EmulatorServer:
 
     ```python
     with emu.serve() as server:
-        async with httpx.AsyncClient(base_url=server.url) as http: ...
+        async with Mailkit(1, "emulator", base_url=server.url) as mk: ...
     ```
+    Background threads serve it (one accepting, one per connection), so it answers whatever event
+    loop the caller runs, or none. Scripted faults are acted out on the real socket.
+
+    Args:
+        emulator: The emulator that answers.
+        host: The address to bind; default `127.0.0.1` (an IPv6 literal such as `::1` works too).
+        port: The port to bind; default 0 picks a free one (read it from `port` or `url`).
+        idle_timeout: Seconds a client connection may stay silent before it is closed; default 30.
+
+    Raises:
+        OSError: The address cannot be bound (a port in use, an address not on this machine).
     """
 
     def __init__(

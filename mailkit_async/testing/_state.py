@@ -14,6 +14,7 @@ from typing import Final, Literal
 __all__ = [
     "FIRST_EMAIL_ID",
     "Campaign",
+    "MailingList",
     "MassSendError",
     "RevalidationRecord",
     "ScheduledSend",
@@ -58,6 +59,20 @@ class Campaign:
 
     def snapshot(self) -> Campaign:
         return dataclasses.replace(self, sends=list(self.sends))
+
+
+@dataclasses.dataclass(frozen=True)
+class MailingList:
+    """A mailing list of the account, as `mailkit.mailinglist.list` reports it."""
+
+    mailing_list_id: int
+    name: str
+    status: Literal["enabled", "disabled"] = "enabled"
+    description: str = ""
+
+
+def _default_lists() -> dict[int, MailingList]:
+    return {1: MailingList(1, "Newsletter", "enabled", "Everyone who subscribed on the website")}
 
 
 @dataclasses.dataclass
@@ -123,6 +138,7 @@ class State:
     # Addresses the account never knew, unsubscribed anyway (the service answers with the address).
     foreign_unsubscribed: set[str] = dataclasses.field(default_factory=set)
     mass_results: dict[str, list[MassSendError]] = dataclasses.field(default_factory=dict)
+    mailing_lists: dict[int, MailingList] = dataclasses.field(default_factory=_default_lists)
     verification_mails: Counter[str] = dataclasses.field(default_factory=Counter)
     optout_mails: Counter[str] = dataclasses.field(default_factory=Counter)
     unsubscribes: list[UnsubscribeRecord] = dataclasses.field(default_factory=list)

@@ -25,7 +25,20 @@ _CHUNK: Final = 64 * 1024
 
 
 class EmulatorTransport(httpx.AsyncBaseTransport):
-    """Answers httpx requests from a `MailkitEmulator` in-process (``emu.transport()``)."""
+    """Answers httpx requests from a `MailkitEmulator` in-process (``emu.transport()``).
+
+    ```python
+    http = httpx.AsyncClient(transport=emu.transport())
+    async with http, Mailkit(1, "emulator", http_client=http) as mk: ...
+    ```
+    No socket is opened; scripted faults surface as httpx would raise them (`httpx.ConnectError`
+    for a refused connection, `httpx.RemoteProtocolError` for a dropped one, a read timeout for a
+    delay longer than the request's read timeout).
+
+    Args:
+        emulator: The emulator that answers.
+        client_ip: The peer address the emulator's IP allowlist sees; default `127.0.0.1`.
+    """
 
     def __init__(self, emulator: MailkitEmulator, *, client_ip: str = "127.0.0.1") -> None:
         self.emulator = emulator
