@@ -23,6 +23,7 @@ from ._exceptions import (
     ServerError,
     TransientError,
     TransportError,
+    UnplacedRecordError,
 )
 from ._models import (
     Bounce,
@@ -36,7 +37,7 @@ from ._models import (
 from ._ratelimit import RateLimit
 from ._retry import RetryPolicy
 from ._version import __version__
-from .resources import UNSET, BouncePages
+from .resources import UNSET, BouncePages, BounceStream
 
 __all__ = [
     "UNSET",
@@ -44,6 +45,7 @@ __all__ = [
     "AuthenticationError",
     "Bounce",
     "BouncePages",
+    "BounceStream",
     "ClientClosedError",
     "InvalidParameterError",
     "Mailkit",
@@ -62,6 +64,7 @@ __all__ = [
     "ServerError",
     "TransientError",
     "TransportError",
+    "UnplacedRecordError",
     "Unsubscription",
     "__version__",
 ]

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ._secrets import WINDOW, clip
+
+if TYPE_CHECKING:
+    from ._models import Bounce
 
 __all__ = [
     "APIError",
@@ -17,6 +22,7 @@ __all__ = [
     "ServerError",
     "TransientError",
     "TransportError",
+    "UnplacedRecordError",
 ]
 
 
@@ -154,3 +160,32 @@ class ResponseDecodeError(MailkitError):
 
     def _detail(self) -> str:
         return f"{self.message}; body starts {self.excerpt!r}"
+
+
+class UnplacedRecordError(ResponseDecodeError):
+    """A bounce record came without a usable ``ID_UNDELIVERED_LOG``: the cursor cannot step past it.
+
+    Every record before it has been yielded and `cursor` is the last of them, so resuming there
+    meets the same record again. To go past it deliberately: keep `record` (its fields as sent,
+    the unusable ID in ``record.extra["ID_UNDELIVERED_LOG"]`` when one came) and `following`
+    (the records after it in that page, up to the next such record), then resume with
+    ``after_id=skip_after``. `skip_after` is ``None`` when nothing followed it in the page.
+    `record` and `following` are ``None`` if they quote the credentials (never kept in an error).
+    """
+
+    def __init__(
+        self,
+        function: str,
+        message: str,
+        *,
+        excerpt: str,
+        cursor: int,
+        record: Bounce | None,
+        following: list[Bounce] | None,
+        skip_after: int | None,
+    ) -> None:
+        super().__init__(function, message, excerpt=excerpt)
+        self.cursor = cursor
+        self.record = record
+        self.following = following
+        self.skip_after = skip_after

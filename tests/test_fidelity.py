@@ -38,11 +38,11 @@ from mailkit_async import (
     ResponseDecodeError,
     RetryPolicy,
     Revalidation,
+    UnplacedRecordError,
     Unsubscription,
 )
 from mailkit_async._codecs import get_codec
 from mailkit_async._codecs._bounces import with_unknown_fields
-from mailkit_async.resources._report import UnplacedRecordError
 
 pytestmark = pytest.mark.anyio
 

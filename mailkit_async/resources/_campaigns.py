@@ -222,7 +222,7 @@ def _parse(protocol: str, value: object) -> ScheduleResult | None:
     else:
         check_auth_text(SCHEDULE, value)
         if not isinstance(value, str):
-            raise ResponseDecodeError(SCHEDULE, "expected a text answer", excerpt=repr(value)[:200])
+            raise ResponseDecodeError(SCHEDULE, "expected a text answer", excerpt=repr(value))
         text = value
     return _parse_ok(text)
 

@@ -190,7 +190,7 @@ def _parse_revalidate(protocol: str, value: object, *, target: str | int, agreem
         # texts; "<address> is not unsubscribed", or a refusal.
         check_auth_text(REVALIDATE, value)
         if not isinstance(value, str):
-            raise ResponseDecodeError(REVALIDATE, "expected a text answer", excerpt=repr(value)[:200])
+            raise ResponseDecodeError(REVALIDATE, "expected a text answer", excerpt=repr(value))
         text = value.strip()
         if text.lower().endswith(_NOT_UNSUBSCRIBED):
             raise NotUnsubscribedError(REVALIDATE, text)
@@ -234,7 +234,7 @@ def _parse_unsubscribe(protocol: str, value: object, *, target: str | int) -> Un
             return Unsubscription(email_id=email_id, email=given, already_unsubscribed=None)  # type: ignore[arg-type]
         if isinstance(value, str):
             raise api_error(UNSUBSCRIBE, value)
-        raise ResponseDecodeError(UNSUBSCRIBE, "expected an ID or a text", excerpt=repr(value)[:200])
+        raise ResponseDecodeError(UNSUBSCRIBE, "expected an ID or a text", excerpt=repr(value))
     answer = expect_mapping(UNSUBSCRIBE, value)
     if error_status(answer):
         raise api_error(UNSUBSCRIBE, str(answer.get("error", "")))

@@ -20,7 +20,13 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 from .._answers import api_error, check_auth_text, error_status, short
 from .._codecs._bounces import LOG_ID, UNPLACED
-from .._exceptions import InvalidParameterError, MailkitError, PaginationError, ResponseDecodeError
+from .._exceptions import (
+    InvalidParameterError,
+    MailkitError,
+    PaginationError,
+    ResponseDecodeError,
+    UnplacedRecordError,
+)
 from .._models import Bounce
 from .._request import Request
 from ._params import bounded_int, optional_positive_id
@@ -30,7 +36,7 @@ if TYPE_CHECKING:
 
     from .._client import Mailkit
 
-__all__ = ["BounceStream", "BouncePages", "RawReport", "Report", "UnplacedRecordError"]
+__all__ = ["BounceStream", "BouncePages", "RawReport", "Report"]
 
 BOUNCES: Final = "mailkit.report.raw.bounces"
 MAX_PAGE_SIZE: Final = 25_000
@@ -38,33 +44,23 @@ MIN_PAGE_SIZE: Final = 2
 _ID = attrgetter("undelivered_log_id")
 
 
-class UnplacedRecordError(ResponseDecodeError):
-    """A record came without a usable ``ID_UNDELIVERED_LOG``: the cursor cannot step past it.
-
-    Every record before it has been yielded and `cursor` is the last of them, so resuming there
-    meets the same record again. To go past it deliberately: keep `record` (its fields as sent,
-    the unusable ID in ``record.extra["ID_UNDELIVERED_LOG"]`` when one came) and `following`
-    (the records after it in that page, up to the next such record), then resume with
-    ``after_id=skip_after``. `skip_after` is ``None`` when nothing followed it in the page.
-    `record` and `following` are ``None`` if they quote the credentials (never kept in an error).
-    """
-
-    def __init__(self, page: list[Bounce], at: int, cursor: int, secret: str) -> None:
-        record = page[at]
-        end = next((i for i in range(at + 1, len(page)) if page[i].undelivered_log_id == UNPLACED), len(page))
-        following = page[at + 1 : end]
-        sent = short(record.extra[LOG_ID]) if LOG_ID in record.extra else "no such field"
-        super().__init__(
-            BOUNCES,
-            f"record {at + 1} of the page after ID {cursor} has no usable {LOG_ID} ({sent}; "
-            f"email {short(record.email)}, send_id {record.send_id}): it cannot be placed",
-            excerpt=repr(record),
-        )
-        self.cursor = cursor
-        self.skip_after = following[-1].undelivered_log_id if following else None
-        quoted = bool(secret) and secret in repr((record, following))
-        self.record: Bounce | None = None if quoted else record
-        self.following: list[Bounce] | None = None if quoted else following
+def _unplaced(page: list[Bounce], at: int, cursor: int, secret: str) -> UnplacedRecordError:
+    """The error for `page[at]`, a record without a usable ID, found after `cursor`."""
+    record = page[at]
+    end = next((i for i in range(at + 1, len(page)) if page[i].undelivered_log_id == UNPLACED), len(page))
+    following = page[at + 1 : end]
+    sent = short(record.extra[LOG_ID]) if LOG_ID in record.extra else "no such field"
+    quoted = bool(secret) and secret in repr((record, following))  # never keep the credentials
+    return UnplacedRecordError(
+        BOUNCES,
+        f"record {at + 1} of the page after ID {cursor} has no usable {LOG_ID} ({sent}; "
+        f"email {short(record.email)}, send_id {record.send_id}): it cannot be placed",
+        excerpt=repr(record),
+        cursor=cursor,
+        record=None if quoted else record,
+        following=None if quoted else following,
+        skip_after=following[-1].undelivered_log_id if following else None,
+    )
 
 
 class _Cursor:
@@ -149,7 +145,7 @@ class _Cursor:
         """
         at = ids.index(UNPLACED)
         if not any(identifier > self.position for identifier in ids[:at]):
-            raise UnplacedRecordError(page, at, self.position, self._client._client_md5)
+            raise _unplaced(page, at, self.position, self._client._client_md5)
         return page[:at], ids[:at]
 
 
@@ -162,7 +158,7 @@ def _not_a_page(value: object) -> None:
         raise api_error(BOUNCES, value)
     if isinstance(value, Mapping) and (error_status(value) or "error" in value):
         raise api_error(BOUNCES, str(value.get("error", "")))
-    raise ResponseDecodeError(BOUNCES, "expected a list of records", excerpt=repr(value)[:200])
+    raise ResponseDecodeError(BOUNCES, "expected a list of records", excerpt=repr(value))
 
 
 class BouncePages:

@@ -85,16 +85,14 @@ def _parse(protocol: str, value: object) -> MassSendResults:
     if not isinstance(status, str):
         if error_status(answer):
             raise api_error(RESULTS, str(answer.get("error", "")))
-        raise ResponseDecodeError(RESULTS, "the answer has no status", excerpt=repr(value)[:200])
+        raise ResponseDecodeError(RESULTS, "the answer has no status", excerpt=repr(value))
     rows = answer.get("results") or []
     if not isinstance(rows, list):
-        raise ResponseDecodeError(RESULTS, "results is not a list", excerpt=repr(rows)[:200])
+        raise ResponseDecodeError(RESULTS, "results is not a list", excerpt=repr(rows))
     try:
         errors = [_error(row) for row in _ROWS.convert(rows)]
     except TypeError as exc:
-        raise ResponseDecodeError(
-            RESULTS, f"unexpected result row ({exc})", excerpt=repr(rows)[:200]
-        ) from None
+        raise ResponseDecodeError(RESULTS, f"unexpected result row ({exc})", excerpt=repr(rows)) from None
     return MassSendResults(status=status, errors=errors)
 
 
