@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import re
+import sys
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
@@ -12,7 +14,6 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Final, TypeVar
 
 import httpx
-import sniffio
 
 from ._answers import check_auth_text, error_status, raise_for_json_error
 from ._codecs import Codec, ProtocolName, get_codec
@@ -374,19 +375,21 @@ _HOST: Final = re.compile(rb"[A-Za-z0-9._~-]+|[0-9A-Fa-f.]*:[0-9A-Fa-f:.]*(?:%[A
 
 
 def _current_loop() -> object | None:
-    """The running event loop (asyncio) or run (trio), ``None`` outside one."""
+    """The running event loop (asyncio) or run (trio), ``None`` outside one.
+
+    Without sniffio (not a dependency): asyncio says whether it runs; trio is asked only if the
+    program imported it, which it must have to be running it.
+    """
     try:
-        library = sniffio.current_async_library()
-    except sniffio.AsyncLibraryNotFoundError:
-        return None
-    if library == "asyncio":
-        import asyncio
-
         return asyncio.get_running_loop()
-    if library == "trio":
-        import trio
-
-        return trio.lowlevel.current_trio_token()
+    except RuntimeError:
+        pass
+    trio = sys.modules.get("trio")
+    if trio is not None:
+        try:
+            return trio.lowlevel.current_trio_token()  # type: ignore[no-any-return]
+        except RuntimeError:
+            pass
     return None
 
 

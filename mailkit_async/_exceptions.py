@@ -42,6 +42,10 @@ class MailkitError(Exception):
         attempts: How many times the call's request was sent (0: never).
     """
 
+    # Whether resuming the bounce stream at `cursor` may get past this error: not for a refusal
+    # (bad credentials, a closed client), which resuming meets again.
+    _resumable = False
+
     def __init__(self, message: str, *, function: str | None = None) -> None:
         # Kept whole up to a window: the client's exit redacts it, then cuts it to its limit.
         message = clip(message, WINDOW)
@@ -62,7 +66,9 @@ class MailkitError(Exception):
         text = f"{name}: {self._detail()}" if name else self._detail()
         if self.attempts > 1:
             text = f"{text} (after {self.attempts} attempts)"
-        return text if self.cursor is None else f"{text} (resume with after_id={self.cursor})"
+        if self.cursor is None or not self._resumable:
+            return text
+        return f"{text} (resume with after_id={self.cursor})"
 
     def _detail(self) -> str:
         return self.message
@@ -95,6 +101,8 @@ class NotUnsubscribedError(APIError):
 class PaginationError(MailkitError):
     """The bounce report did not advance past the cursor; `cursor` is where to resume from."""
 
+    _resumable = True
+
     def __init__(self, function: str, message: str, *, cursor: int) -> None:
         super().__init__(message, function=function)
         self.cursor = cursor
@@ -113,6 +121,8 @@ class TransientError(MailkitError):
     `request_sent` says whether the request may have reached the service, which decides whether a
     non-idempotent call may be re-sent; `retry_after` is the service's `Retry-After` in seconds.
     """
+
+    _resumable = True
 
     def __init__(
         self,
@@ -152,6 +162,8 @@ class ResponseDecodeError(MailkitError):
 
     `excerpt` holds the start of the body, for diagnosis (at most 200 characters, secret masked).
     """
+
+    _resumable = True
 
     def __init__(self, function: str | None, message: str, *, excerpt: bytes | str = b"") -> None:
         super().__init__(message, function=function)

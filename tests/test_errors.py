@@ -16,11 +16,14 @@ from hypothesis import strategies as st
 
 from mailkit_async import (
     APIError,
+    AuthenticationError,
     ClientClosedError,
     InvalidParameterError,
     Mailkit,
     MailkitError,
+    PaginationError,
     RateLimitError,
+    ResponseDecodeError,
     RetryPolicy,
     ServerError,
     TransientError,
@@ -433,3 +436,21 @@ async def test_call_with_any_parameters(anyio_backend: str, values: list[Any], p
     mk = wire.client(protocol)
     parameters: Any = {f"p{i}": value for i, value in enumerate(values)} if protocol == "json" else values
     await outcome(wire, lambda: mk.call("mailkit.any.function", parameters))
+
+
+@pytest.mark.parametrize(
+    ("error", "hinted"),
+    [
+        (AuthenticationError("mailkit.report.raw.bounces", "Unauthorized"), False),
+        (ClientClosedError("the client is closed"), False),
+        (APIError("mailkit.report.raw.bounces", "Invalid ID_message"), False),
+        (TransportError("read timed out", function="mailkit.report.raw.bounces"), True),
+        (ServerError("HTTP 503", function="mailkit.report.raw.bounces"), True),
+        (PaginationError("mailkit.report.raw.bounces", "stuck", cursor=5), True),
+        (ResponseDecodeError("mailkit.report.raw.bounces", "not valid JSON"), True),
+    ],
+)
+def test_only_errors_that_resuming_may_get_past_suggest_resuming(error: MailkitError, hinted: bool) -> None:
+    # A refusal meets the same refusal at any cursor: "resume with after_id=..." would mislead.
+    error.cursor = 5
+    assert ("resume with after_id=5" in str(error)) is hinted

@@ -513,3 +513,27 @@ def test_unknown_fields_in_any_position_and_form_reach_extra(count: int, separat
     assert page[2].text_status == 'quotes a,"X_NEW":"not a field" inside'
     # The same records over XML-RPC (no fast way there) decode identically.
     assert get_codec("xmlrpc").decode_bounces(BOUNCES, xml_body(records)) == page
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+@pytest.mark.parametrize(
+    "echo",
+    [
+        pytest.param(lambda s: s, id="whole"),
+        pytest.param(lambda s: s[2:9], id="piece"),
+        pytest.param(lambda s: s[1:10].upper(), id="piece-other-case"),
+    ],
+)
+async def test_an_unplaceable_record_quoting_the_secret_is_not_kept(
+    anyio_backend: str, protocol: str, echo: Any
+) -> None:
+    # The record and its neighbours are objects on the error, out of reach of the exit's redaction.
+    records = [record(1), record(2, ID_UNDELIVERED_LOG="x", TEXT_STATUS=f"550 {echo('md5-secret')}")]
+    records.append(record(3))
+    async with client(protocol) as mk, respx.mock(base_url=BASE) as mock:
+        mock.post(path(protocol)).mock(side_effect=Service(records, [1, 2, 3], protocol))
+        with pytest.raises(UnplacedRecordError) as info:
+            async for _ in mk.report.raw.bounces(page_size=5):
+                pass
+    assert info.value.record is None and info.value.following is None
+    assert info.value.skip_after == 3

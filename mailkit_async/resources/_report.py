@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from typing_extensions import Self
 
     from .._client import Mailkit
+    from .._secrets import Redactor
 
 __all__ = ["BounceStream", "BouncePages", "RawReport", "Report"]
 
@@ -44,13 +45,16 @@ MIN_PAGE_SIZE: Final = 2
 _ID = attrgetter("undelivered_log_id")
 
 
-def _unplaced(page: list[Bounce], at: int, cursor: int, secret: str) -> UnplacedRecordError:
+def _unplaced(page: list[Bounce], at: int, cursor: int, redact: Redactor) -> UnplacedRecordError:
     """The error for `page[at]`, a record without a usable ID, found after `cursor`."""
     record = page[at]
     end = next((i for i in range(at + 1, len(page)) if page[i].undelivered_log_id == UNPLACED), len(page))
     following = page[at + 1 : end]
     sent = short(record.extra[LOG_ID]) if LOG_ID in record.extra else "no such field"
-    quoted = bool(secret) and secret in repr((record, following))  # never keep the credentials
+    # Never keep the credentials, nor a piece of them (any case): the records are objects, which
+    # the redaction at the client's exit cannot reach.
+    text = repr((record, following))
+    quoted = redact(text) != text
     return UnplacedRecordError(
         BOUNCES,
         f"record {at + 1} of the page after ID {cursor} has no usable {LOG_ID} ({sent}; "
@@ -145,7 +149,7 @@ class _Cursor:
         """
         at = ids.index(UNPLACED)
         if not any(identifier > self.position for identifier in ids[:at]):
-            raise _unplaced(page, at, self.position, self._client._client_md5)
+            raise _unplaced(page, at, self.position, self._client._redact)
         return page[:at], ids[:at]
 
 
