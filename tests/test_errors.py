@@ -454,3 +454,35 @@ def test_only_errors_that_resuming_may_get_past_suggest_resuming(error: MailkitE
     # A refusal meets the same refusal at any cursor: "resume with after_id=..." would mislead.
     error.cursor = 5
     assert ("resume with after_id=5" in str(error)) is hinted
+
+
+@pytest.mark.parametrize(
+    ("method", "call"),
+    [
+        ("campaigns.single.schedule", lambda mk: mk.campaigns.single.schedule(-1, "now")),
+        ("campaigns.single.cancel", lambda mk: mk.campaigns.single.cancel(-1)),
+        ("sendmail_mass.results", lambda mk: mk.sendmail_mass.results(0)),
+        ("email.revalidate", lambda mk: mk.email.revalidate("a@example.com", agreement="yes")),
+        ("email.unsubscribe", lambda mk: mk.email.unsubscribe("")),
+    ],
+)
+async def test_argument_errors_name_the_method_called(anyio_backend: str, method: str, call: Any) -> None:
+    sent = Counting()
+    async with sent.client() as mk:
+        with pytest.raises(InvalidParameterError) as info:
+            await call(mk)
+    assert info.value.method == method and str(info.value).startswith(f"{method}: ")
+    assert sent.sent == []
+
+
+@pytest.mark.parametrize(
+    ("method", "call"),
+    [
+        ("report.raw.bounces", lambda mk: mk.report.raw.bounces(page_size=1)),
+        ("report.raw.bounce_pages", lambda mk: mk.report.raw.bounce_pages(after_id=-1)),
+    ],
+)
+def test_argument_errors_of_the_stream_name_the_method_called(method: str, call: Any) -> None:
+    with pytest.raises(InvalidParameterError) as info:
+        call(Mailkit(1, MD5))
+    assert info.value.method == method and str(info.value).startswith(f"{method}: ")

@@ -12,7 +12,7 @@ from .._answers import api_error, check_auth_text, error_status, expect_mapping,
 from .._exceptions import APIError, InvalidParameterError, ResponseDecodeError
 from .._models import ScheduleResult
 from .._request import Request
-from ._params import UNSET, Unset, bounded_int, offset_text, optional_positive_id, positive_id
+from ._params import UNSET, Unset, bounded_int, named_async, offset_text, optional_positive_id, positive_id
 from ._params import time_zone as parse_time_zone
 
 if TYPE_CHECKING:
@@ -35,6 +35,7 @@ class SingleCampaign:
     def __init__(self, client: Mailkit) -> None:
         self._client = client
 
+    @named_async("campaigns.single.schedule")
     async def schedule(
         self,
         message_id: int,
@@ -114,6 +115,7 @@ class SingleCampaign:
         )
         return await self._client._execute(request, partial(_parse_scheduled, self._client.protocol))
 
+    @named_async("campaigns.single.cancel")
     async def cancel(self, message_id: int) -> ScheduleResult | None:
         """Cancel every scheduled send of campaign `message_id`.
 

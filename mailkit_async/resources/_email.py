@@ -18,7 +18,7 @@ from .._answers import (
 from .._exceptions import InvalidParameterError, NotUnsubscribedError, ResponseDecodeError
 from .._models import Revalidation, Unsubscription
 from .._request import Request
-from ._params import bounded_int, email_or_id, optional_positive_id, require_bool, wire_bool
+from ._params import bounded_int, email_or_id, named_async, optional_positive_id, require_bool, wire_bool
 
 if TYPE_CHECKING:
     from .._client import Mailkit
@@ -39,6 +39,7 @@ class Email:
     def __init__(self, client: Mailkit) -> None:
         self._client = client
 
+    @named_async("email.revalidate")
     async def revalidate(
         self,
         email: str | int,
@@ -112,6 +113,7 @@ class Email:
         interpret = partial(_parse_revalidate, self._client.protocol, target=target, agreement=agreement)
         return await self._client._execute(request, interpret)
 
+    @named_async("email.unsubscribe")
     async def unsubscribe(
         self,
         email: str | int,

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import enum
+import functools
 import re
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Final
+from typing import Final, ParamSpec, TypeVar
 
-from .._exceptions import InvalidParameterError
+from .._exceptions import InvalidParameterError, MailkitError
 
 __all__ = [
+    "named",
+    "named_async",
     "INT64_MAX",
     "MAX_OFFSET",
     "UNSET",
@@ -134,3 +138,47 @@ def _spell(offset: timedelta) -> str:
     minutes = offset // _MINUTE
     hours, mins = divmod(abs(minutes), 60)
     return f"{'-' if minutes < 0 else ''}{hours:02d}:{mins:02d}"
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _name(error: MailkitError, method: str) -> None:
+    # Only errors that name nothing yet: those raised before a request exists (bad arguments).
+    if error.method is None and error.function is None:
+        error.method = method
+
+
+def named(method: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Argument errors of the method (`report.raw.bounces`) name it, as the call's own errors do."""
+
+    def decorate(function: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(function)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+            try:
+                return function(*args, **kwargs)
+            except MailkitError as error:
+                _name(error, method)
+                raise
+
+        return wrapper
+
+    return decorate
+
+
+def named_async(method: str) -> Callable[[Callable[P, Awaitable[R]]], Callable[P, Awaitable[R]]]:
+    """`named` for a coroutine method (`email.unsubscribe`)."""
+
+    def decorate(function: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+        @functools.wraps(function)
+        async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+            try:
+                return await function(*args, **kwargs)
+            except MailkitError as error:
+                _name(error, method)
+                raise
+
+        return wrapper
+
+    return decorate

@@ -29,7 +29,7 @@ from .._exceptions import (
 )
 from .._models import Bounce
 from .._request import Request
-from ._params import bounded_int, optional_positive_id
+from ._params import bounded_int, named, optional_positive_id
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -227,7 +227,12 @@ class BouncePages:
                 raise StopAsyncIteration
             return page
         if self._receive is None:
-            raise RuntimeError("bounce_pages(prefetch=...) must be entered with `async with` first")
+            refusal = InvalidParameterError(
+                "bounce_pages(prefetch=N) must be entered with `async with` before iterating "
+                "(or pass prefetch=0)"
+            )
+            refusal.method = "report.raw.bounce_pages"
+            raise refusal
         try:
             return await self._receive.receive()
         except (anyio.EndOfStream, anyio.ClosedResourceError):
@@ -254,6 +259,7 @@ class RawReport:
     def __init__(self, client: Mailkit) -> None:
         self._client = client
 
+    @named("report.raw.bounces")
     def bounces(
         self,
         *,
@@ -302,6 +308,7 @@ class RawReport:
         cursor = self._cursor(message_id, send_id, after_id, page_size)
         return BounceStream(cursor)
 
+    @named("report.raw.bounce_pages")
     def bounce_pages(
         self,
         *,

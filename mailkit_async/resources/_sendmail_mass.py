@@ -12,7 +12,7 @@ from .._codecs._records import RecordReader
 from .._exceptions import ResponseDecodeError
 from .._models import MassSendError, MassSendResults, WireId
 from .._request import Request
-from ._params import optional_positive_id, positive_id
+from ._params import named_async, optional_positive_id, positive_id
 
 if TYPE_CHECKING:
     from .._client import Mailkit
@@ -43,6 +43,7 @@ class SendmailMass:
     def __init__(self, client: Mailkit) -> None:
         self._client = client
 
+    @named_async("sendmail_mass.results")
     async def results(self, request_id: int, *, send_id: int | None = None) -> MassSendResults:
         """The recipients a `mailkit.sendmail_mass` request failed for (`mailkit.sendmail_mass.results`).
 
