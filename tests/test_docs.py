@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import inspect
 import re
 from collections.abc import Callable, Iterator
@@ -13,6 +14,8 @@ import mailkit_async
 import mailkit_async.dlt
 import mailkit_async.testing
 from mailkit_async import resources
+from mailkit_async.cli._main import _parser as _cli_parser
+from mailkit_async.testing.__main__ import build_parser as build_emulator_parser
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
@@ -108,3 +111,113 @@ def test_every_public_property_has_a_docstring() -> None:
         for name, member in vars(owner).items():
             if not name.startswith("_") and isinstance(member, property):
                 assert member.__doc__, f"{owner.__name__}.{name}: no docstring"
+
+
+# -- docs/cli.md is held to the parsers, so the page and `--help` cannot drift apart ----------------
+
+CLI = DOCS / "cli.md"
+
+
+def _parsers() -> dict[str, argparse.ArgumentParser]:
+    """Every documented command line, by how it is typed, with its parser."""
+    root = _cli_parser()
+    (commands,) = (a for a in root._actions if isinstance(a, argparse._SubParsersAction))
+    (actions,) = (
+        a for a in commands.choices["bounces"]._actions if isinstance(a, argparse._SubParsersAction)
+    )
+    return {
+        "mailkit-async demo": commands.choices["demo"],
+        "mailkit-async bounces export": actions.choices["export"],
+        "python -m mailkit_async.testing": build_emulator_parser(),
+    }
+
+
+def _options(parser: argparse.ArgumentParser) -> list[argparse.Action]:
+    return [a for a in parser._actions if a.option_strings and not isinstance(a, argparse._HelpAction)]
+
+
+def _usage(action: argparse.Action) -> str:
+    """The option as the synopsis spells it: argparse's usage, choices as `a|b`."""
+    if isinstance(action, argparse.BooleanOptionalAction):
+        return "[" + " | ".join(action.option_strings) + "]"
+    (name,) = action.option_strings
+    if action.nargs == 0:
+        text = name
+    elif action.metavar is not None:
+        text = f"{name} {action.metavar}"
+    elif action.choices is not None:
+        text = f"{name} {'|'.join(map(str, action.choices))}"
+    else:
+        text = f"{name} {action.dest.upper()}"
+    return text if action.required else f"[{text}]"
+
+
+def _synopsis_block(heading: str) -> str:
+    section = CLI.read_text(encoding="utf-8").partition(f"## `{heading}`\n")[2].partition("\n## ")[0]
+    block = re.search(r"```text\n(.*?)```", section, re.S)
+    assert block, f"no synopsis under {heading}"
+    return " ".join(block.group(1).split())
+
+
+def _table(heading: str) -> dict[str, tuple[str, str]]:
+    """The option table under `heading`: option -> (its default cell, what it does)."""
+    section = CLI.read_text(encoding="utf-8").partition(f"## `{heading}`\n")[2].partition("\n## ")[0]
+    rows = re.findall(r"^\| `(--[\w-]+)` \| ([^|]+) \| (.*) \|$", section, re.M)
+    return {option: (default.strip(), what) for option, default, what in rows}
+
+
+def _default(action: argparse.Action) -> str | None:
+    """What the table's default cell must start with; `None`: the parser leaves it to the help text."""
+    if action.required:
+        return "required"
+    if isinstance(action.default, bool):
+        return "on" if action.default else "off"
+    if action.default is None:
+        return None
+    if isinstance(action.default, list):
+        return ",".join(map(str, action.default))
+    return str(action.default)
+
+
+def test_the_cli_synopses_are_the_parsers_usage() -> None:
+    parsers = _parsers()
+    tool = " ".join(
+        f"{line} {' '.join(_usage(a) for a in _options(parsers[line]))}"
+        for line in ("mailkit-async demo", "mailkit-async bounces export")
+    )
+    assert _synopsis_block("mailkit-async") == f"{tool} mailkit-async --version"
+    emulator = " ".join(_usage(a) for a in _options(parsers["python -m mailkit_async.testing"]))
+    assert _synopsis_block("python -m mailkit_async.testing") == f"python -m mailkit_async.testing {emulator}"
+
+
+@pytest.mark.parametrize("line", ["mailkit-async bounces export", "python -m mailkit_async.testing"])
+def test_the_cli_option_tables_list_every_option_with_its_default(line: str) -> None:
+    heading = "mailkit-async" if line.startswith("mailkit-async") else line
+    table = _table(heading)
+    options = _options(_parsers()[line])
+    assert set(table) == {a.option_strings[0] for a in options}
+    for action in options:
+        expected = _default(action)
+        if expected is not None:
+            first = table[action.option_strings[0]][0].split(" ")[0].strip("`,")
+            assert first == expected, (
+                f"{action.option_strings[0]}: the table says {first}, the parser {expected}"
+            )
+        if isinstance(action, argparse.BooleanOptionalAction):
+            assert f"`{action.option_strings[1]}`" in table[action.option_strings[0]][1]
+
+
+@pytest.mark.parametrize(
+    ("heading", "parser"),
+    [("mailkit-async", _cli_parser), ("python -m mailkit_async.testing", build_emulator_parser)],
+)
+def test_the_cli_exit_codes_are_the_ones_help_lists(
+    heading: str, parser: Callable[[], argparse.ArgumentParser]
+) -> None:
+    section = CLI.read_text(encoding="utf-8").partition(f"## `{heading}`\n")[2].partition("\n## ")[0]
+    epilog = parser().epilog or ""
+    # A table of codes, or a sentence ("0 when ..., 2 for ..., 1 if ...").
+    sentence = r"\b(\d+) (?:when|for|if)\b"
+    documented = set(re.findall(r"^\| (\d+) \|", section, re.M)) or set(re.findall(sentence, section))
+    listed = set(re.findall(r"^\s+(\d+)\s", epilog, re.M)) or set(re.findall(sentence, epilog))
+    assert documented and documented == listed
