@@ -47,6 +47,14 @@ class RateLimit:
     Give one object to every client that shares the account's limit. A 429 (or 503) answer with
     `Retry-After` pauses it for every caller (`pause()`). Works under asyncio and trio, in several
     threads at once; a caller cancelled while waiting gives back its place and nothing else.
+
+    Args:
+        max_calls: The most requests let through in any window of `per` seconds; at least 1.
+        per: The window's length in seconds, a finite number above 0. Default 1.0.
+
+    Raises:
+        InvalidParameterError: `max_calls` is not an int of at least 1 (a bool is refused), or
+            `per` is not a finite number of seconds above 0.
     """
 
     def __init__(self, max_calls: int, per: float = 1.0) -> None:
@@ -63,10 +71,12 @@ class RateLimit:
 
     @property
     def max_calls(self) -> int:
+        """The most requests let through in any window of `per` seconds."""
         return self._max
 
     @property
     def per(self) -> float:
+        """The window's length in seconds."""
         return self._per
 
     @property
@@ -107,7 +117,17 @@ class RateLimit:
             raise
 
     def pause(self, seconds: float) -> None:
-        """Let nothing through for `seconds` from now (what a `Retry-After` asks of every caller)."""
+        """Let nothing through for `seconds` from now (what a `Retry-After` asks of every caller).
+
+        A shorter pause than one already running changes nothing; waiters keep their order and
+        are re-planned from the pause's end.
+
+        Args:
+            seconds: How long, from now, no request may go; a finite number of at least 0.
+
+        Raises:
+            InvalidParameterError: `seconds` is not a number, is negative, NaN or infinite.
+        """
         if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not seconds >= 0:
             raise InvalidParameterError(f"seconds must be a number >= 0, not {seconds!r}")
         if not math.isfinite(seconds):

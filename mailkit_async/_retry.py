@@ -99,7 +99,17 @@ class RetryPolicy:
             raise InvalidParameterError(f"retry_cost must be an int >= 0, not {self.retry_cost!r}")
 
     def may_retry(self, error: BaseException, *, idempotent: bool) -> bool:
-        """Whether `error` is transient and re-sending this call is safe."""
+        """Whether `error` is transient and re-sending this call is safe.
+
+        Args:
+            error: What the last attempt raised; only a `TransientError` is ever retried.
+            idempotent: Whether repeating the call does no harm. When `False`, the call is
+                re-sent only if the request provably never reached the service (a connect
+                failure, a 429).
+
+        Returns:
+            `True` to retry, `False` to raise `error`.
+        """
         if not isinstance(error, TransientError):
             return False
         # 429 is the service refusing before it did anything; a connect failure never reached it.
@@ -110,7 +120,18 @@ class RetryPolicy:
         )
 
     def wait(self, error: BaseException, retry_number: int) -> float:
-        """Seconds to wait before retry number `retry_number` (1 for the first retry)."""
+        """Seconds to wait before retry number `retry_number` (1 for the first retry).
+
+        A `retry_after` on the error (from the answer's `Retry-After`) is honoured, capped at
+        `max_retry_after`; otherwise the wait is full-jitter exponential backoff.
+
+        Args:
+            error: What the last attempt raised; its `retry_after`, if any, sets the wait.
+            retry_number: Which retry this wait comes before, counting from 1.
+
+        Returns:
+            The wait in seconds, at least 0.
+        """
         retry_after = getattr(error, "retry_after", None)
         if retry_after is not None:
             return min(float(retry_after), self.max_retry_after)

@@ -27,8 +27,8 @@ from dlt.common.normalizers.naming.snake_case import NamingConvention
 from dlt.common.schema.typing import TTableSchemaColumns
 from dlt.extract import DltResource, DltSource
 
-from ._client import Mailkit
-from ._codecs import ProtocolName
+from ._client import Mailkit, _base_url, _client_id, _client_md5
+from ._codecs import ProtocolName, get_codec
 from ._exceptions import InvalidParameterError
 from ._models import Bounce
 from ._ratelimit import RateLimit
@@ -79,11 +79,41 @@ def mailkit_source(
 
     Every resource loads the one `raw_bounces` table, incrementally on `undelivered_log_id`, merged
     on it; each campaign's resource keeps its own cursor and dlt runs them side by side, all under
-    the one `rate_limit`. Arguments are checked now, before anything is sent.
+    the one `rate_limit`. Arguments are checked now, before anything is sent; each run opens its
+    own `Mailkit` client on dlt's event loop and closes it when the run ends.
+
+    Args:
+        client_id: The account's client ID. Default `None`: `MAILKIT_CLIENT_ID`.
+        client_md5: The account's secret. Default `None`: `MAILKIT_CLIENT_MD5`.
+        base_url: The API address. Default `None`: `MAILKIT_BASE_URL`, else
+            `https://api.mailkit.eu`.
+        protocol: The wire protocol, `"json"` or `"xmlrpc"`. Default `"json"`.
+        rate_limit: A `RateLimit` every request of every resource waits on. Default `None`: no
+            client-side limit.
+        message_id: Only this campaign's bounces, in one resource. Default `None`: every campaign.
+        send_id: Only this send's bounces. Default `None`: every send.
+        message_ids: One resource per campaign (`raw_bounces_<id>`), each with its own cursor,
+            all loading the `raw_bounces` table. Default `None`: one resource for `message_id`.
+
+    Returns:
+        A dlt source named `mailkit` to pass to `pipeline.run()`.
+
+    Raises:
+        MailkitError: No `client_id` or `client_md5` was passed nor set in the environment.
+        InvalidParameterError: A bad argument: a `client_id` that is not a positive integer, an
+            empty `client_md5`, a `base_url` that is not a usable http(s) URL, an unknown
+            `protocol`, a `rate_limit` that is not a `RateLimit`, a `message_id` or `send_id` that
+            is not a positive ID, a `message_ids` that is empty, repeats an ID or is not a list of
+            positive IDs, or both `message_id` and `message_ids`.
     """
-    # Built once to check every argument as the client itself does (credentials from the
-    # environment included); each run opens its own client on dlt's event loop.
-    Mailkit(client_id, client_md5, base_url=base_url, protocol=protocol, rate_limit=rate_limit)
+    # Checked as the client itself checks them (credentials from the environment included), but
+    # without building one: a client would open a connection pool nobody closes.
+    _client_id(client_id)
+    _client_md5(client_md5)
+    _base_url(base_url)
+    get_codec(protocol)
+    if rate_limit is not None and not isinstance(rate_limit, RateLimit):
+        raise InvalidParameterError(f"rate_limit must be a RateLimit, not {type(rate_limit).__name__}")
     message_id = optional_positive_id("message_id", message_id)
     send_id = optional_positive_id("send_id", send_id)
     shards = _campaigns(message_ids)

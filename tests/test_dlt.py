@@ -296,6 +296,24 @@ def test_bad_arguments_are_refused_before_anything_is_sent(kwargs: dict[str, Any
         mailkit_source(1, MD5, **kwargs)
 
 
+def test_building_the_source_opens_no_http_client(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Checking the arguments must not open a connection pool that nothing would ever close."""
+    import httpx
+
+    built: list[object] = []
+    original = httpx.AsyncClient.__init__
+
+    def counting(self: httpx.AsyncClient, *args: Any, **kwargs: Any) -> None:
+        built.append(self)
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(httpx.AsyncClient, "__init__", counting)
+    mailkit_source(1, MD5, base_url="http://127.0.0.1:9", message_ids=[1, 2])
+    with pytest.raises(InvalidParameterError):
+        mailkit_source(1, MD5, protocol="soap")  # type: ignore[arg-type]
+    assert built == []
+
+
 def test_missing_credentials_are_refused_at_once() -> None:
     with pytest.raises(MailkitError, match="MAILKIT_CLIENT_ID"):
         mailkit_source()

@@ -287,8 +287,9 @@ class RawReport:
             send_id: Only this send's bounces. Default: every send's.
             after_id: The cursor: records after this `undelivered_log_id`. Default `None`: from
                 the first record.
-            page_size: Records asked for per page (`limit`), at most 25 000, the default and the
-                service's own cap.
+            page_size: Records asked for per page (`limit`), 2 to 25 000; the default is 25 000,
+                the service's own cap. Not 1: a service that reads the cursor inclusively would
+                answer only the record already seen, forever.
 
         Returns:
             A `BounceStream`: an async iterator of `Bounce` that `contextlib.aclosing` closes.
@@ -331,7 +332,7 @@ class RawReport:
             send_id: Only this send's bounces. Default: every send's.
             after_id: The cursor: records after this `undelivered_log_id`. Default `None`: from
                 the first record.
-            page_size: Records asked for per page, at most 25 000 (the default).
+            page_size: Records asked for per page, 2 to 25 000 (the default), as for `bounces`.
             prefetch: Pages fetched ahead while you work on the current one, 0..8. Default 0.
                 With prefetch the pages must be entered with `async with`, which owns the
                 fetching task: leaving the block cancels it.
@@ -343,11 +344,12 @@ class RawReport:
             InvalidParameterError: A bad argument, raised by this call itself, before iteration.
             PaginationError: During iteration, a page that does not move past the cursor.
             APIError: During iteration, the service refused the call.
-            AuthenticationError: During iteration, Wrong credentials, or an IP the account does not allow.
+            AuthenticationError: During iteration, wrong credentials, or an IP the account does not allow.
             RateLimitError: The service kept rate limiting (429, or 503 with `Retry-After`).
             ServerError: The service kept answering 5xx.
             TransportError: The network failed or timed out, once retries were spent.
-            ResponseDecodeError: The answer is not what the function returns.
+            ResponseDecodeError: The answer is not what the function returns
+                (`UnplacedRecordError`: a record without a usable ID).
         """
         cursor = self._cursor(message_id, send_id, after_id, page_size)
         return BouncePages(cursor, bounded_int("prefetch", prefetch, 0, 8))
