@@ -253,10 +253,32 @@ def jsonl_lines(page: Sequence[Bounce]) -> bytes:
 
 def _flat(record: Bounce) -> dict[str, Any]:
     fields = _asdict(record)
-    extra = fields.pop("extra")
-    for name, value in extra.items():
-        fields.setdefault(name, value)  # a typed field keeps its name should the service reuse it
+    for name, value in fields.pop("extra").items():
+        column = extra_column(name)
+        while column in fields:  # the service sent both `x` and `extra__x`: neither is lost
+            column = EXTRA_PREFIX + column
+        fields[column] = value
     return fields
+
+
+#: What an extra field's name gets in front of it when it would fold onto another column.
+EXTRA_PREFIX: Final = "extra__"
+_TYPED_NAMES: Final = frozenset(FIELDS)
+_extra_columns: dict[str, str] = {}
+
+
+def extra_column(name: str) -> str:
+    """The column of a field beyond the typed ones: its own name, unless it folds onto a typed
+    column regardless of case (``email`` or ``Email`` next to ``EMAIL``): then ``extra__<name>``.
+
+    The rule of the dlt source, shared by every format so that a field has one name everywhere.
+    """
+    column = _extra_columns.get(name)
+    if column is None:
+        column = EXTRA_PREFIX + name if name.lower() in _TYPED_NAMES else name
+        if len(_extra_columns) < 4096:  # field names come from outside: the cache stays bounded
+            _extra_columns[name] = column
+    return column
 
 
 class CsvSink(_TextSink):
@@ -431,13 +453,17 @@ class SqliteSink(Sink):
     """A `bounces` table keyed by `undelivered_log_id`: one transaction a page, upserts by ID.
 
     A field first seen in a page gets its column (under the service's name) in that page's
-    transaction, so the schema and the rows that need it are committed together.
+    transaction, so the schema and the rows that need it are committed together. SQLite's column
+    names ignore case, so a field whose name folds onto a typed column, or onto another field's
+    column (``foo`` after ``FOO``), goes under ``extra__<name>`` instead: no field is ever lost.
+    Table `bounce_fields` keeps each such field's column, so that a resumed run writes it there.
     """
 
     def __init__(self, path: Path) -> None:
         super().__init__(path)
         self._db: sqlite3.Connection | None = None
-        self._columns: dict[str, str] = {}  # lower-case name -> name (SQLite ignores case)
+        self._taken: set[str] = set()  # the table's columns in lower case (SQLite ignores case)
+        self._fields: dict[str, str] = {}  # an extra field's name -> its column (`bounce_fields`)
         if path.exists():
             try:
                 self._connect()
@@ -460,20 +486,31 @@ class SqliteSink(Sink):
         if not names:
             self._create_table()
             return
-        self._columns = {name.lower(): name for name in names}
-        if ID not in self._columns:
+        self._taken = {name.lower() for name in names}
+        if ID not in self._taken:
             raise sqlite3.DatabaseError(f"its bounces table has no {ID} column")
         for name in FIELDS:
-            if name not in self._columns:
+            if name not in self._taken:
                 self._db.execute(f"ALTER TABLE bounces ADD COLUMN {_quoted(name)}")
-                self._columns[name] = name
+                self._taken.add(name)
+        if self._db.execute(f"PRAGMA table_info({_MAP})").fetchone() is None:
+            # Written before the map: every extra column holds the field of its own name.
+            self._db.execute(_CREATE_MAP)
+            self._db.executemany(
+                f"INSERT INTO {_MAP} VALUES (?, ?)",
+                [(name, name) for name in names if name.lower() not in _TYPED_NAMES],
+            )
+        self._fields = dict(self._db.execute(f"SELECT field, column_name FROM {_MAP}").fetchall())
         (self.last_id,) = self._db.execute(f"SELECT MAX({ID}) FROM bounces").fetchone()
 
     def _create_table(self) -> None:
         assert self._db is not None
         columns = ", ".join(f"{name} INTEGER PRIMARY KEY" if name == ID else _quoted(name) for name in FIELDS)
+        self._db.execute("BEGIN IMMEDIATE")
         self._db.execute(f"CREATE TABLE IF NOT EXISTS bounces ({columns})")
-        self._columns = {name: name for name in FIELDS}
+        self._db.execute(_CREATE_MAP)
+        self._db.execute("COMMIT")
+        self._taken = set(FIELDS)
 
     def _create(self) -> None:
         self._created = not self.path.exists()
@@ -489,30 +526,53 @@ class SqliteSink(Sink):
             for record in page:
                 seen.update(dict.fromkeys(record.extra))
             names = list(seen)
+        placed = self._place(names)
         marks = ", ".join("?" * (len(FIELDS) + len(names)))
-        columns = ", ".join(map(_quoted, (*FIELDS, *names)))
+        columns = ", ".join(map(_quoted, (*FIELDS, *(placed[name] for name in names))))
         statement = f"INSERT OR REPLACE INTO bounces ({columns}) VALUES ({marks})"
         rows = _sqlite_rows(page, names)
-        added: list[str] = []
+        added = [(name, column) for name, column in placed.items() if name not in self._fields]
         # One transaction a page: committed with its new columns (DDL is transactional), or not at all.
         self._db.execute("BEGIN IMMEDIATE")
         try:
-            for name in names:
-                if name.lower() not in self._columns and name.lower() not in added:
-                    self._db.execute(f"ALTER TABLE bounces ADD COLUMN {_quoted(name)}")
-                    added.append(name.lower())
+            for _, column in added:
+                self._db.execute(f"ALTER TABLE bounces ADD COLUMN {_quoted(column)}")
+            if added:
+                self._db.executemany(f"INSERT INTO {_MAP} VALUES (?, ?)", added)
             self._db.executemany(statement, rows)
             self._db.execute("COMMIT")
         except BaseException:
             with contextlib.suppress(sqlite3.Error):
                 self._db.execute("ROLLBACK")
             raise
-        self._columns.update((name.lower(), name) for name in names if name.lower() in added)
+        self._fields.update(added)
+        self._taken.update(column.lower() for _, column in added)
+
+    def _place(self, names: list[str]) -> dict[str, str]:
+        """Each extra field's column: the one it has, else the first of `name`, `extra__name`, ...
+        (see `extra_column`) that is free in SQLite's case-insensitive namespace."""
+        placed: dict[str, str] = {}
+        taken = set(self._taken)
+        for name in names:
+            column = self._fields.get(name)
+            if column is None:
+                column = extra_column(name)
+                while column.lower() in taken:
+                    column = EXTRA_PREFIX + column
+                taken.add(column.lower())
+            placed[name] = column
+        return placed
 
     def _close(self) -> None:
         if self._db is not None:
             self._db.close()
             self._db = None
+
+
+_MAP: Final = "bounce_fields"
+_CREATE_MAP: Final = (
+    f"CREATE TABLE IF NOT EXISTS {_MAP} (field TEXT PRIMARY KEY, column_name TEXT NOT NULL UNIQUE)"
+)
 
 
 def _sqlite_rows(page: Sequence[Bounce], names: list[str]) -> list[tuple[Any, ...]]:
