@@ -19,6 +19,7 @@ from pathlib import Path
 import anyio
 
 from .._client import DEFAULT_BASE_URL, Mailkit
+from .._exceptions import InvalidParameterError
 from ..resources._report import BouncePages
 from ._errors import EXIT, usage_error
 from ._progress import Progress
@@ -32,6 +33,7 @@ _STOPPED_BY = {signal.SIGINT: EXIT["interrupted"], signal.SIGTERM: EXIT["termina
 async def run_export(args: argparse.Namespace) -> int:
     """The whole command; returns its exit code, or raises what `main` turns into one."""
     client_id, client_md5 = credentials()
+    url_from = "--base-url" if args.base_url else "MAILKIT_BASE_URL"
     args.base_url = base_url(args.base_url)
     path = Path(args.output)
     # The output is checked (and an existing one recovered) before anything is fetched.
@@ -42,7 +44,11 @@ async def run_export(args: argparse.Namespace) -> int:
     progress = Progress()
     code: int | None = None
     try:
-        async with Mailkit(client_id, client_md5, protocol=args.protocol, base_url=args.base_url) as mk:
+        try:
+            client = Mailkit(client_id, client_md5, protocol=args.protocol, base_url=args.base_url)
+        except InvalidParameterError as error:
+            raise _option_error(error, url_from) from None
+        async with client as mk:
             pages = mk.report.raw.bounce_pages(
                 message_id=args.message_id, send_id=args.send_id, after_id=start, prefetch=1
             )
@@ -126,6 +132,14 @@ def credentials() -> tuple[int, str]:
 def base_url(option: str | None) -> str:
     """--base-url, else MAILKIT_BASE_URL, else the service's own address."""
     return option or os.environ.get("MAILKIT_BASE_URL") or DEFAULT_BASE_URL
+
+
+def _option_error(error: InvalidParameterError, url_from: str) -> Exception:
+    """The client speaks of its `base_url` argument; the command names the option or variable."""
+    text = str(error)
+    if not text.startswith("base_url "):
+        return error
+    return usage_error(f"{url_from} {text.removeprefix('base_url ')} (give e.g. {DEFAULT_BASE_URL})")
 
 
 def _summary(sink: Sink, start: int, *, ok: bool) -> None:
