@@ -1,7 +1,7 @@
 """`mailkit-async bounces export`: copy the raw bounce report into a file or database.
 
-Fetching and writing overlap: the next page is fetched (``bounce_pages(prefetch=1)``) while a
-worker thread writes this one, so the event loop never waits for the disk. A page is flushed and
+Fetching and writing overlap: the next pages are fetched (``bounce_pages(prefetch=PREFETCH)``)
+while a worker thread writes this one, so the event loop never waits for the disk. A page is flushed and
 synced before the progress line (or the summary) counts it. SIGINT and SIGTERM stop the export
 between pages, print the summary, and leave a file that ``--resume`` continues.
 """
@@ -25,7 +25,11 @@ from ._errors import EXIT, usage_error
 from ._progress import Progress
 from ._sinks import Sink, open_sink
 
-__all__ = ["base_url", "credentials", "export_pages", "run_export"]
+__all__ = ["PREFETCH", "base_url", "credentials", "export_pages", "run_export"]
+
+#: Pages fetched ahead of the one being written: two lets a slow page on either side (a long
+#: fsync, a late answer) be absorbed without the other side waiting.
+PREFETCH = 2
 
 _STOPPED_BY = {signal.SIGINT: EXIT["interrupted"], signal.SIGTERM: EXIT["terminated"]}
 
@@ -50,7 +54,7 @@ async def run_export(args: argparse.Namespace) -> int:
             raise _option_error(error, url_from) from None
         async with client as mk:
             pages = mk.report.raw.bounce_pages(
-                message_id=args.message_id, send_id=args.send_id, after_id=start, prefetch=1
+                message_id=args.message_id, send_id=args.send_id, after_id=start, prefetch=PREFETCH
             )
             code = await until_signalled(lambda: export_pages(pages, sink, progress))
         if code is None:
@@ -71,7 +75,8 @@ async def export_pages(pages: BouncePages, sink: Sink, progress: Progress | None
     async with pages:
         async for page in pages:
             # Not abandoned on cancellation: a page being written is finished (and counted) first.
-            await anyio.to_thread.run_sync(sink.write_page, page)
+            encoded = sink.encode(page)
+            await anyio.to_thread.run_sync(sink.write_page, page, encoded)
             if progress is not None:
                 progress.advance(len(page), sink.last_id)
             del page

@@ -63,14 +63,22 @@ class Sink:
         self._ready = False
         self._created = False
 
-    def write_page(self, page: Sequence[Bounce]) -> None:
-        """Append one page and make it durable before returning; runs in a worker thread."""
+    def encode(self, page: Sequence[Bounce]) -> Any:
+        """The CPU part of writing `page` (its bytes, or its rows), for `write_page`.
+
+        The export calls it on the event loop's thread and only `write_page` in a worker: Python
+        work in two threads at once makes each wait for the other's GIL at every socket read.
+        """
+        return self._encode(page)
+
+    def write_page(self, page: Sequence[Bounce], encoded: Any = None) -> None:
+        """Append one page (`encoded` by `encode`, or here) and make it durable before returning."""
         if not page:
             return
         try:
             if not self._ready:
                 self._create()
-            self._append(page)
+            self._append(page, self._encode(page) if encoded is None else encoded)
         except OSError as exc:
             raise output_error(f"cannot write {self.path}: {exc.strerror or exc}") from exc
         except sqlite3.Error as exc:
@@ -97,7 +105,10 @@ class Sink:
     def _create(self) -> None:
         raise NotImplementedError
 
-    def _append(self, page: Sequence[Bounce]) -> None:
+    def _encode(self, page: Sequence[Bounce]) -> Any:
+        raise NotImplementedError
+
+    def _append(self, page: Sequence[Bounce], encoded: Any) -> None:
         raise NotImplementedError
 
     def _close(self) -> None:
@@ -204,8 +215,11 @@ class JsonlSink(_TextSink):
 
     _START: Final = b'{"' + FIELDS[0].encode() + b'":'
 
-    def _append(self, page: Sequence[Bounce]) -> None:
-        self._write(jsonl_lines(page))
+    def _encode(self, page: Sequence[Bounce]) -> bytes:
+        return jsonl_lines(page)
+
+    def _append(self, page: Sequence[Bounce], encoded: bytes) -> None:
+        self._write(encoded)
 
     def _recover(self, file: IO[bytes]) -> None:
         size = file.seek(0, os.SEEK_END)
@@ -295,8 +309,11 @@ class CsvSink(_TextSink):
         self.guard = guard
         super().__init__(path)
 
-    def _append(self, page: Sequence[Bounce]) -> None:
-        self._write(csv_rows(page, guard=self.guard))
+    def _encode(self, page: Sequence[Bounce]) -> bytes:
+        return csv_rows(page, guard=self.guard)
+
+    def _append(self, page: Sequence[Bounce], encoded: bytes) -> None:
+        self._write(encoded)
 
     def _recover(self, file: IO[bytes]) -> None:
         size = file.seek(0, os.SEEK_END)
@@ -518,19 +535,23 @@ class SqliteSink(Sink):
         self._create_table()
         self._ready = True
 
-    def _append(self, page: Sequence[Bounce]) -> None:
-        assert self._db is not None
+    def _encode(self, page: Sequence[Bounce]) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """The page's extra field names, in order of first appearance, and its rows."""
         names: list[str] = []
         if any(map(_extra, page)):
             seen: dict[str, None] = {}
             for record in page:
                 seen.update(dict.fromkeys(record.extra))
             names = list(seen)
+        return names, _sqlite_rows(page, names)
+
+    def _append(self, page: Sequence[Bounce], encoded: tuple[list[str], list[tuple[Any, ...]]]) -> None:
+        assert self._db is not None
+        names, rows = encoded
         placed = self._place(names)
         marks = ", ".join("?" * (len(FIELDS) + len(names)))
         columns = ", ".join(map(_quoted, (*FIELDS, *(placed[name] for name in names))))
         statement = f"INSERT OR REPLACE INTO bounces ({columns}) VALUES ({marks})"
-        rows = _sqlite_rows(page, names)
         added = [(name, column) for name, column in placed.items() if name not in self._fields]
         # One transaction a page: committed with its new columns (DDL is transactional), or not at all.
         self._db.execute("BEGIN IMMEDIATE")
