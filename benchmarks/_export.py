@@ -5,8 +5,8 @@ One loopback server; the same records (`stream_records`, 25 000-record pages) in
 - stream: ``async for page in mk.report.raw.bounce_pages()``, nothing done with the pages;
 - sink alone (jsonl, csv, sqlite): the same pages, fetched once beforehand and held in memory,
   written by the export's sink (each page flushed and synced, or one SQLite transaction);
-- export (jsonl, csv, sqlite): the command's own loop (`export_pages`: fetch ahead with
-  ``prefetch=1``, the sink writing in a worker thread), into a fresh file each time.
+- export (jsonl, csv, sqlite): the command's own loop (`export_pages`: fetch ahead with the
+  command's ``prefetch=PREFETCH``, the sink writing in a worker thread), into a fresh file each time.
 
 Rates are taken inside the process (no start-up). Target: each export >= 0.8 x min(stream rate,
 that sink's own rate), the two taken in the same repeat.
@@ -22,7 +22,7 @@ from typing import Final
 import anyio
 
 from mailkit_async import Bounce, Mailkit
-from mailkit_async.cli._export import export_pages
+from mailkit_async.cli._export import PREFETCH, export_pages
 from mailkit_async.cli._sinks import open_sink
 
 from ._harness import Contender, Row, Stopwatch, Target, Timing, alternate, rate_row, warm_up
@@ -80,7 +80,7 @@ async def export(mk: Mailkit, fmt: str, directory: Path, size: int, expected: in
     sink = open_sink(fmt, path, resume=False)
     try:
         with Stopwatch() as watch:
-            await export_pages(mk.report.raw.bounce_pages(page_size=size, prefetch=1), sink)
+            await export_pages(mk.report.raw.bounce_pages(page_size=size, prefetch=PREFETCH), sink)
             sink.finish()
     finally:
         sink.close()

@@ -172,6 +172,86 @@ def test_sqlite_page_and_its_new_column_commit_together(tmp_path: Path) -> None:
     db.close()
 
 
+# Fields the service may send beside the typed ones whose names fold onto other columns: a typed
+# one in any case, each other in SQLite's case-insensitive namespace, and the renamed one itself.
+COLLIDING = {"email": "b@x", "Email": "B@X", "SEND_ID": 99, "FOO": 1, "foo": 2, "Foo": 3, "extra__email": "e"}
+RENAMED = {
+    "email": "extra__email",
+    "Email": "extra__Email",
+    "SEND_ID": "extra__SEND_ID",
+    "extra__email": "extra__extra__email",
+}
+
+
+def test_jsonl_puts_a_field_folding_onto_a_typed_one_under_extra_and_loses_nothing(tmp_path: Path) -> None:
+    write("jsonl", tmp_path / "b.jsonl", [[record(1, COLLIDING)], [record(2, {"EMAIL": "c@x"})]])
+    first, second = read("jsonl", tmp_path / "b.jsonl")
+    assert {k: first[k] for k in FIELDS} == typed(record(1))
+    assert {k: v for k, v in first.items() if k not in FIELDS} == {
+        RENAMED.get(name, name): value for name, value in COLLIDING.items()
+    }
+    assert second["email"] == "user2@example.com" and second["extra__EMAIL"] == "c@x"
+
+
+def test_csv_keeps_colliding_fields_in_its_extra_object(tmp_path: Path) -> None:
+    write("csv", tmp_path / "b.csv", [[record(1, COLLIDING)]])
+    (row,) = read("csv", tmp_path / "b.csv")
+    assert row["email"] == "user1@example.com" and json.loads(row["extra"]) == COLLIDING
+
+
+def sqlite_extra(path: Path) -> list[dict[str, Any]]:
+    return [
+        {k: v for k, v in row.items() if k not in FIELDS and v is not None} for row in read("sqlite", path)
+    ]
+
+
+def test_sqlite_gives_every_colliding_field_a_column_and_keeps_the_map_on_resume(tmp_path: Path) -> None:
+    path = tmp_path / "b.sqlite"
+    write("sqlite", path, [[record(1, COLLIDING)]])
+    # Each renamed column is itself checked again in the case-insensitive namespace.
+    sqlite_renamed = RENAMED | {
+        "Email": "extra__extra__Email",
+        "foo": "extra__foo",
+        "Foo": "extra__extra__Foo",
+        "extra__email": "extra__extra__extra__email",
+    }
+    expected = {sqlite_renamed.get(name, name): value for name, value in COLLIDING.items()}
+    assert sqlite_extra(path) == [expected]
+    assert {k: read("sqlite", path)[0][k] for k in FIELDS} == typed(record(1))
+    # A later run meets the fields in another order, and again one at a time: same columns.
+    swapped = dict(reversed(list(COLLIDING.items())))
+    write(
+        "sqlite",
+        path,
+        [[record(2, swapped)], *([record(n, {k: v})] for n, (k, v) in enumerate(COLLIDING.items(), 3))],
+        resume=True,
+    )
+    rows = sqlite_extra(path)
+    assert rows[1] == expected
+    assert rows[2:] == [{sqlite_renamed.get(k, k): v} for k, v in COLLIDING.items()]
+    with sqlite3.connect(path) as db:
+        columns = [r[1] for r in db.execute("PRAGMA table_info(bounces)")]
+    db.close()
+    assert columns == [*FIELDS, *expected]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_two_fields_differing_only_in_case_both_arrive(tmp_path: Path, fmt: str) -> None:
+    path = tmp_path / f"b.{fmt}"
+    write(
+        fmt, path, [[record(1, {"Tag": "a", "TAG": "b"})], [record(2, {"TAG": "c"}), record(3, {"tag": "d"})]]
+    )
+    rows = read(fmt, path)
+    if fmt == "csv":
+        got = [json.loads(row["extra"]) for row in rows]
+    else:
+        got = [{k: v for k, v in row.items() if k not in FIELDS and v is not None} for row in rows]
+    if fmt == "sqlite":
+        assert got == [{"Tag": "a", "extra__TAG": "b"}, {"extra__TAG": "c"}, {"extra__extra__tag": "d"}]
+    else:
+        assert got == [{"Tag": "a", "TAG": "b"}, {"TAG": "c"}, {"tag": "d"}]
+
+
 # -- the formula guard -----------------------------------------------------------------------------
 
 

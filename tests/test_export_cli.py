@@ -365,3 +365,24 @@ def test_progress_is_silent_when_not_a_terminal() -> None:
 def test_demo_memory_figure_reads_bytes_on_macos() -> None:
     assert peak_rss_mib(50 * 2**20, "darwin") == 50.0
     assert peak_rss_mib(50 * 2**10, "linux") == 50.0
+
+
+@pytest.mark.parametrize("where", ["option", "environment"])
+def test_a_bad_base_url_names_the_option_or_variable_it_came_from(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], where: str
+) -> None:
+    monkeypatch.setenv("MAILKIT_CLIENT_ID", "7")
+    monkeypatch.setenv("MAILKIT_CLIENT_MD5", MD5)
+    out = tmp_path / "b.jsonl"
+    command = ["bounces", "export", "--format", "jsonl", "--output", str(out)]
+    if where == "option":
+        monkeypatch.setenv("MAILKIT_BASE_URL", "https://api.mailkit.eu")  # the option wins
+        command += ["--base-url", "http://exa mple.com:99999"]
+    else:
+        monkeypatch.setenv("MAILKIT_BASE_URL", "http://exa mple.com:99999")
+    assert main(command) == EXIT["usage"]
+    err = capsys.readouterr().err
+    name = "--base-url" if where == "option" else "MAILKIT_BASE_URL"
+    assert f"error: {name} 'http://exa mple.com:99999' is not a usable URL" in err
+    assert "base_url '" not in err and "Traceback" not in err and MD5 not in err
+    assert not out.exists()

@@ -1,7 +1,7 @@
 """`mailkit-async bounces export`: copy the raw bounce report into a file or database.
 
-Fetching and writing overlap: the next page is fetched (``bounce_pages(prefetch=1)``) while a
-worker thread writes this one, so the event loop never waits for the disk. A page is flushed and
+Fetching and writing overlap: the next pages are fetched (``bounce_pages(prefetch=PREFETCH)``)
+while a worker thread writes this one, so the event loop never waits for the disk. A page is flushed and
 synced before the progress line (or the summary) counts it. SIGINT and SIGTERM stop the export
 between pages, print the summary, and leave a file that ``--resume`` continues.
 """
@@ -19,12 +19,17 @@ from pathlib import Path
 import anyio
 
 from .._client import DEFAULT_BASE_URL, Mailkit
+from .._exceptions import InvalidParameterError
 from ..resources._report import BouncePages
 from ._errors import EXIT, usage_error
 from ._progress import Progress
 from ._sinks import Sink, open_sink
 
-__all__ = ["base_url", "credentials", "export_pages", "run_export"]
+__all__ = ["PREFETCH", "base_url", "credentials", "export_pages", "run_export"]
+
+#: Pages fetched ahead of the one being written: two lets a slow page on either side (a long
+#: fsync, a late answer) be absorbed without the other side waiting.
+PREFETCH = 2
 
 _STOPPED_BY = {signal.SIGINT: EXIT["interrupted"], signal.SIGTERM: EXIT["terminated"]}
 
@@ -32,6 +37,7 @@ _STOPPED_BY = {signal.SIGINT: EXIT["interrupted"], signal.SIGTERM: EXIT["termina
 async def run_export(args: argparse.Namespace) -> int:
     """The whole command; returns its exit code, or raises what `main` turns into one."""
     client_id, client_md5 = credentials()
+    url_from = "--base-url" if args.base_url else "MAILKIT_BASE_URL"
     args.base_url = base_url(args.base_url)
     path = Path(args.output)
     # The output is checked (and an existing one recovered) before anything is fetched.
@@ -42,9 +48,13 @@ async def run_export(args: argparse.Namespace) -> int:
     progress = Progress()
     code: int | None = None
     try:
-        async with Mailkit(client_id, client_md5, protocol=args.protocol, base_url=args.base_url) as mk:
+        try:
+            client = Mailkit(client_id, client_md5, protocol=args.protocol, base_url=args.base_url)
+        except InvalidParameterError as error:
+            raise _option_error(error, url_from) from None
+        async with client as mk:
             pages = mk.report.raw.bounce_pages(
-                message_id=args.message_id, send_id=args.send_id, after_id=start, prefetch=1
+                message_id=args.message_id, send_id=args.send_id, after_id=start, prefetch=PREFETCH
             )
             code = await until_signalled(lambda: export_pages(pages, sink, progress))
         if code is None:
@@ -65,7 +75,8 @@ async def export_pages(pages: BouncePages, sink: Sink, progress: Progress | None
     async with pages:
         async for page in pages:
             # Not abandoned on cancellation: a page being written is finished (and counted) first.
-            await anyio.to_thread.run_sync(sink.write_page, page)
+            encoded = sink.encode(page)
+            await anyio.to_thread.run_sync(sink.write_page, page, encoded)
             if progress is not None:
                 progress.advance(len(page), sink.last_id)
             del page
@@ -126,6 +137,14 @@ def credentials() -> tuple[int, str]:
 def base_url(option: str | None) -> str:
     """--base-url, else MAILKIT_BASE_URL, else the service's own address."""
     return option or os.environ.get("MAILKIT_BASE_URL") or DEFAULT_BASE_URL
+
+
+def _option_error(error: InvalidParameterError, url_from: str) -> Exception:
+    """The client speaks of its `base_url` argument; the command names the option or variable."""
+    text = str(error)
+    if not text.startswith("base_url "):
+        return error
+    return usage_error(f"{url_from} {text.removeprefix('base_url ')} (give e.g. {DEFAULT_BASE_URL})")
 
 
 def _summary(sink: Sink, start: int, *, ok: bool) -> None:

@@ -63,14 +63,22 @@ class Sink:
         self._ready = False
         self._created = False
 
-    def write_page(self, page: Sequence[Bounce]) -> None:
-        """Append one page and make it durable before returning; runs in a worker thread."""
+    def encode(self, page: Sequence[Bounce]) -> Any:
+        """The CPU part of writing `page` (its bytes, or its rows), for `write_page`.
+
+        The export calls it on the event loop's thread and only `write_page` in a worker: Python
+        work in two threads at once makes each wait for the other's GIL at every socket read.
+        """
+        return self._encode(page)
+
+    def write_page(self, page: Sequence[Bounce], encoded: Any = None) -> None:
+        """Append one page (`encoded` by `encode`, or here) and make it durable before returning."""
         if not page:
             return
         try:
             if not self._ready:
                 self._create()
-            self._append(page)
+            self._append(page, self._encode(page) if encoded is None else encoded)
         except OSError as exc:
             raise output_error(f"cannot write {self.path}: {exc.strerror or exc}") from exc
         except sqlite3.Error as exc:
@@ -97,7 +105,10 @@ class Sink:
     def _create(self) -> None:
         raise NotImplementedError
 
-    def _append(self, page: Sequence[Bounce]) -> None:
+    def _encode(self, page: Sequence[Bounce]) -> Any:
+        raise NotImplementedError
+
+    def _append(self, page: Sequence[Bounce], encoded: Any) -> None:
         raise NotImplementedError
 
     def _close(self) -> None:
@@ -204,8 +215,11 @@ class JsonlSink(_TextSink):
 
     _START: Final = b'{"' + FIELDS[0].encode() + b'":'
 
-    def _append(self, page: Sequence[Bounce]) -> None:
-        self._write(jsonl_lines(page))
+    def _encode(self, page: Sequence[Bounce]) -> bytes:
+        return jsonl_lines(page)
+
+    def _append(self, page: Sequence[Bounce], encoded: bytes) -> None:
+        self._write(encoded)
 
     def _recover(self, file: IO[bytes]) -> None:
         size = file.seek(0, os.SEEK_END)
@@ -253,10 +267,32 @@ def jsonl_lines(page: Sequence[Bounce]) -> bytes:
 
 def _flat(record: Bounce) -> dict[str, Any]:
     fields = _asdict(record)
-    extra = fields.pop("extra")
-    for name, value in extra.items():
-        fields.setdefault(name, value)  # a typed field keeps its name should the service reuse it
+    for name, value in fields.pop("extra").items():
+        column = extra_column(name)
+        while column in fields:  # the service sent both `x` and `extra__x`: neither is lost
+            column = EXTRA_PREFIX + column
+        fields[column] = value
     return fields
+
+
+#: What an extra field's name gets in front of it when it would fold onto another column.
+EXTRA_PREFIX: Final = "extra__"
+_TYPED_NAMES: Final = frozenset(FIELDS)
+_extra_columns: dict[str, str] = {}
+
+
+def extra_column(name: str) -> str:
+    """The column of a field beyond the typed ones: its own name, unless it folds onto a typed
+    column regardless of case (``email`` or ``Email`` next to ``EMAIL``): then ``extra__<name>``.
+
+    The rule of the dlt source, shared by every format so that a field has one name everywhere.
+    """
+    column = _extra_columns.get(name)
+    if column is None:
+        column = EXTRA_PREFIX + name if name.lower() in _TYPED_NAMES else name
+        if len(_extra_columns) < 4096:  # field names come from outside: the cache stays bounded
+            _extra_columns[name] = column
+    return column
 
 
 class CsvSink(_TextSink):
@@ -273,8 +309,11 @@ class CsvSink(_TextSink):
         self.guard = guard
         super().__init__(path)
 
-    def _append(self, page: Sequence[Bounce]) -> None:
-        self._write(csv_rows(page, guard=self.guard))
+    def _encode(self, page: Sequence[Bounce]) -> bytes:
+        return csv_rows(page, guard=self.guard)
+
+    def _append(self, page: Sequence[Bounce], encoded: bytes) -> None:
+        self._write(encoded)
 
     def _recover(self, file: IO[bytes]) -> None:
         size = file.seek(0, os.SEEK_END)
@@ -431,13 +470,17 @@ class SqliteSink(Sink):
     """A `bounces` table keyed by `undelivered_log_id`: one transaction a page, upserts by ID.
 
     A field first seen in a page gets its column (under the service's name) in that page's
-    transaction, so the schema and the rows that need it are committed together.
+    transaction, so the schema and the rows that need it are committed together. SQLite's column
+    names ignore case, so a field whose name folds onto a typed column, or onto another field's
+    column (``foo`` after ``FOO``), goes under ``extra__<name>`` instead: no field is ever lost.
+    Table `bounce_fields` keeps each such field's column, so that a resumed run writes it there.
     """
 
     def __init__(self, path: Path) -> None:
         super().__init__(path)
         self._db: sqlite3.Connection | None = None
-        self._columns: dict[str, str] = {}  # lower-case name -> name (SQLite ignores case)
+        self._taken: set[str] = set()  # the table's columns in lower case (SQLite ignores case)
+        self._fields: dict[str, str] = {}  # an extra field's name -> its column (`bounce_fields`)
         if path.exists():
             try:
                 self._connect()
@@ -460,20 +503,31 @@ class SqliteSink(Sink):
         if not names:
             self._create_table()
             return
-        self._columns = {name.lower(): name for name in names}
-        if ID not in self._columns:
+        self._taken = {name.lower() for name in names}
+        if ID not in self._taken:
             raise sqlite3.DatabaseError(f"its bounces table has no {ID} column")
         for name in FIELDS:
-            if name not in self._columns:
+            if name not in self._taken:
                 self._db.execute(f"ALTER TABLE bounces ADD COLUMN {_quoted(name)}")
-                self._columns[name] = name
+                self._taken.add(name)
+        if self._db.execute(f"PRAGMA table_info({_MAP})").fetchone() is None:
+            # Written before the map: every extra column holds the field of its own name.
+            self._db.execute(_CREATE_MAP)
+            self._db.executemany(
+                f"INSERT INTO {_MAP} VALUES (?, ?)",
+                [(name, name) for name in names if name.lower() not in _TYPED_NAMES],
+            )
+        self._fields = dict(self._db.execute(f"SELECT field, column_name FROM {_MAP}").fetchall())
         (self.last_id,) = self._db.execute(f"SELECT MAX({ID}) FROM bounces").fetchone()
 
     def _create_table(self) -> None:
         assert self._db is not None
         columns = ", ".join(f"{name} INTEGER PRIMARY KEY" if name == ID else _quoted(name) for name in FIELDS)
+        self._db.execute("BEGIN IMMEDIATE")
         self._db.execute(f"CREATE TABLE IF NOT EXISTS bounces ({columns})")
-        self._columns = {name: name for name in FIELDS}
+        self._db.execute(_CREATE_MAP)
+        self._db.execute("COMMIT")
+        self._taken = set(FIELDS)
 
     def _create(self) -> None:
         self._created = not self.path.exists()
@@ -481,38 +535,65 @@ class SqliteSink(Sink):
         self._create_table()
         self._ready = True
 
-    def _append(self, page: Sequence[Bounce]) -> None:
-        assert self._db is not None
+    def _encode(self, page: Sequence[Bounce]) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """The page's extra field names, in order of first appearance, and its rows."""
         names: list[str] = []
         if any(map(_extra, page)):
             seen: dict[str, None] = {}
             for record in page:
                 seen.update(dict.fromkeys(record.extra))
             names = list(seen)
+        return names, _sqlite_rows(page, names)
+
+    def _append(self, page: Sequence[Bounce], encoded: tuple[list[str], list[tuple[Any, ...]]]) -> None:
+        assert self._db is not None
+        names, rows = encoded
+        placed = self._place(names)
         marks = ", ".join("?" * (len(FIELDS) + len(names)))
-        columns = ", ".join(map(_quoted, (*FIELDS, *names)))
+        columns = ", ".join(map(_quoted, (*FIELDS, *(placed[name] for name in names))))
         statement = f"INSERT OR REPLACE INTO bounces ({columns}) VALUES ({marks})"
-        rows = _sqlite_rows(page, names)
-        added: list[str] = []
+        added = [(name, column) for name, column in placed.items() if name not in self._fields]
         # One transaction a page: committed with its new columns (DDL is transactional), or not at all.
         self._db.execute("BEGIN IMMEDIATE")
         try:
-            for name in names:
-                if name.lower() not in self._columns and name.lower() not in added:
-                    self._db.execute(f"ALTER TABLE bounces ADD COLUMN {_quoted(name)}")
-                    added.append(name.lower())
+            for _, column in added:
+                self._db.execute(f"ALTER TABLE bounces ADD COLUMN {_quoted(column)}")
+            if added:
+                self._db.executemany(f"INSERT INTO {_MAP} VALUES (?, ?)", added)
             self._db.executemany(statement, rows)
             self._db.execute("COMMIT")
         except BaseException:
             with contextlib.suppress(sqlite3.Error):
                 self._db.execute("ROLLBACK")
             raise
-        self._columns.update((name.lower(), name) for name in names if name.lower() in added)
+        self._fields.update(added)
+        self._taken.update(column.lower() for _, column in added)
+
+    def _place(self, names: list[str]) -> dict[str, str]:
+        """Each extra field's column: the one it has, else the first of `name`, `extra__name`, ...
+        (see `extra_column`) that is free in SQLite's case-insensitive namespace."""
+        placed: dict[str, str] = {}
+        taken = set(self._taken)
+        for name in names:
+            column = self._fields.get(name)
+            if column is None:
+                column = extra_column(name)
+                while column.lower() in taken:
+                    column = EXTRA_PREFIX + column
+                taken.add(column.lower())
+            placed[name] = column
+        return placed
 
     def _close(self) -> None:
         if self._db is not None:
             self._db.close()
             self._db = None
+
+
+_MAP: Final = "bounce_fields"
+_CREATE_MAP: Final = (
+    f"CREATE TABLE IF NOT EXISTS {_MAP} (field TEXT PRIMARY KEY, column_name TEXT NOT NULL UNIQUE)"
+)
 
 
 def _sqlite_rows(page: Sequence[Bounce], names: list[str]) -> list[tuple[Any, ...]]:
