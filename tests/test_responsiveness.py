@@ -309,6 +309,26 @@ async def test_xmlrpc_pages_of_any_shape_decode_as_without_pacing(
     assert await outcome("xmlrpc", ALWAYS, body) == whole
 
 
+@pytest.mark.parametrize(
+    "shape",
+    [
+        pytest.param({}, id="plain"),
+        pytest.param({"HISTORY": [{"AT": "2024-01-01"}, {"AT": "2024-02-01"}]}, id="nested-objects"),
+        pytest.param({"SUBJECT": 'a "}, {" b }, { c \\'}, id="string"),
+        pytest.param({"HISTORY": [[{"AT": 1}], {"AT": '}, {"'}]}, id="both"),
+    ],
+)
+async def test_json_pages_of_any_shape_decode_as_without_pacing(
+    anyio_backend: str, shape: dict[str, Any]
+) -> None:
+    # Nested objects and strings offer places to cut (`}, {`) that are not between two records.
+    body = page_body("json", [bounce(i, **(shape if i % 3 else {})) for i in range(1, 301)])
+    whole = await outcome("json", None, body)
+    assert [b.undelivered_log_id for b in whole] == list(range(1, 301))  # type: ignore[attr-defined]
+    for setting in (ALWAYS, 0.005):
+        assert await outcome("json", setting, body) == whole
+
+
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 async def test_a_bad_record_in_a_late_slice_raises_the_same_error_as_a_whole_page(
     anyio_backend: str, protocol: str
