@@ -137,6 +137,11 @@ class Pacer:
 
     async def decode_bounces(self, function: str, body: Buffer) -> list[Bounce] | object:
         """What `codec.decode_bounces(function, body)` returns, without blocking the loop for long."""
+        if len(body) >= _MIN_SAMPLE_BYTES:
+            # Not in the same step as the body's last read, nor (trio runs a batch in no fixed
+            # order) right after another task's step, such as a consumer freeing its last page
+            # while the next is prefetched: the tasks a timer woke meanwhile run first.
+            await _let_others_run()
         if len(body) <= self._budget * self.rate:
             value = self._timed(function, body)
             if len(body) >= _MIN_SAMPLE_BYTES:
