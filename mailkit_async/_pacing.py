@@ -5,8 +5,10 @@ and in hundreds of ms of Python over XML-RPC. Each page's decode time is predict
 and the bytes/s measured on earlier decodes; when it fits in `max_blocking` the page is decoded
 whole, as without pacing. Otherwise it is decoded in slices, with the loop let go between them:
 
-* JSON: split into raw records (`list[msgspec.Raw]`, a few ms for a whole page), and slices of
-  them re-joined as JSON arrays. A worker thread would not help: msgspec holds the GIL throughout;
+* JSON: slices of whole objects cut from the page's bytes, each wrapped as a JSON array; a page
+  that misleads the cut (the same bytes in a string) is split into raw records instead
+  (`list[msgspec.Raw]`, 5-10 ms for a whole page). A worker thread would not help: msgspec holds
+  the GIL throughout;
 * XML-RPC: slices of whole items cut from the page's bytes, each wrapped in the page's own prolog
   and epilog. With a budget of twice the GIL switch interval or more (the default), the page is
   decoded in a worker thread instead, which gives the loop the GIL back every 5 ms; cancelling
@@ -55,6 +57,24 @@ _AFTER_OTHERS: Final = 1e-9
 _SPLIT: Final = msgspec.json.Decoder(list[msgspec.Raw])
 # What splitting raises for a body that is not a JSON array (an error, "", {}), or a hostile one.
 _NOT_A_LIST: Final = (msgspec.DecodeError, msgspec.ValidationError, RecursionError, UnicodeDecodeError)
+
+
+# A JSON page: an array of objects. Where one object ends and the next begins is where a slice may
+# end (the same bytes inside a string or a nested array make the slice fail to decode: see _json_cut).
+_JSON_HEAD: Final = re.compile(rb"[ \t\r\n]*\[[ \t\r\n]*(?=\{)")
+_JSON_ITEM_END: Final = re.compile(rb"\}[ \t\r\n]*,[ \t\r\n]*(?=\{)")
+_JSON_TAIL: Final = re.compile(rb"\][ \t\r\n]*")
+
+
+def _json_frame(data: bytes | bytearray) -> tuple[int, int] | None:
+    """(start, stop) of the array's items in a JSON page of objects, or ``None`` for another shape."""
+    head = _JSON_HEAD.match(data)
+    if head is None:
+        return None
+    stop = data.rfind(b"]")
+    if stop < head.end() or _JSON_TAIL.fullmatch(data, stop) is None:
+        return None
+    return head.end(), stop
 
 
 # An XML-RPC page as the service sends it: an array of values, tags apart only by whitespace.
@@ -117,6 +137,11 @@ class Pacer:
 
     async def decode_bounces(self, function: str, body: Buffer) -> list[Bounce] | object:
         """What `codec.decode_bounces(function, body)` returns, without blocking the loop for long."""
+        if len(body) >= _MIN_SAMPLE_BYTES:
+            # Not in the same step as the body's last read, nor (trio runs a batch in no fixed
+            # order) right after another task's step, such as a consumer freeing its last page
+            # while the next is prefetched: the tasks a timer woke meanwhile run first.
+            await _let_others_run()
         if len(body) <= self._budget * self.rate:
             value = self._timed(function, body)
             if len(body) >= _MIN_SAMPLE_BYTES:
@@ -170,6 +195,38 @@ class Pacer:
             self.rate = 0.5 * self.rate + 0.5 * size / seconds
 
     async def _sliced(self, function: str, body: Buffer) -> list[Bounce] | object:
+        """The records of a JSON page in slices of whole objects cut from its bytes.
+
+        No split is needed (splitting a page into `msgspec.Raw` records holds the loop 5-10 ms):
+        each slice starts where the one before ended, and a slice that decodes is a run of whole
+        records. A cut inside a string, or between objects of an array inside a record, leaves the
+        slice with a string or a record unclosed, which the decoder refuses: then the page is
+        split into records instead (`_split_sliced`), which no content can mislead.
+        """
+        data = body if isinstance(body, (bytes, bytearray)) else bytes(body)
+        frame = _json_frame(data)
+        if frame is None:
+            return await self._split_sliced(function, body)
+        first, stop = frame
+        records: list[Bounce] = []
+        start = first
+        while start < stop:
+            end = start + max(1, int(self._budget * self.rate * _MARGIN))
+            cut = _JSON_ITEM_END.search(data, end, stop) if end < stop else None
+            end = stop if cut is None else cut.start() + 1
+            try:
+                value = self._timed(function, b"[" + data[start:end] + b"]")
+            except MailkitError:
+                value = None
+            if not isinstance(value, list):
+                return await self._split_sliced(function, body)
+            records += value
+            del value
+            start = end if cut is None else cut.end()
+            await _let_others_run()  # the last one too: what the stream does next is not paced
+        return records
+
+    async def _split_sliced(self, function: str, body: Buffer) -> list[Bounce] | object:
         try:
             parts = _SPLIT.decode(body)
         except _NOT_A_LIST:

@@ -200,6 +200,36 @@ async def test_cancelling_between_slices_stops_at_once_and_frees_the_connection(
         await next_call_works(mk)
 
 
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+@pytest.mark.parametrize("setting", [ALWAYS, None], ids=["paced", "None"])
+async def test_closing_a_stream_early_frees_its_page_in_pieces_when_paced(
+    anyio_backend: str, server: Any, protocol: str, setting: float | None
+) -> None:
+    mk = client(server.url, protocol, setting)
+    spinner = Spinner()
+    async with mk, mk._transport.http, anyio.create_task_group() as group:
+        stream = mk.report.raw.bounces(page_size=PAGE)
+        first = await stream.__anext__()
+        page = stream._page
+        group.start_soon(spinner.run)
+        await anyio.lowlevel.checkpoint()
+        before = spinner.wakeups
+        await stream.aclose()
+        during = spinner.wakeups - before
+        group.cancel_scope.cancel()
+        with pytest.raises(StopAsyncIteration):
+            await stream.__anext__()
+        await next_call_works(mk)
+    assert first.undelivered_log_id == 1  # what the consumer holds is untouched
+    assert page == []
+    if setting is None:
+        assert during == 0  # freed at once, as before pacing
+    else:
+        # A 1 000-record page in pieces of at least 64 records, the loop let go between them.
+        assert during >= PAGE // 64 - 1
+        assert stream._page == []
+
+
 @pytest.mark.parametrize("mode", ["bounces", "prefetch"])
 async def test_cancelling_an_xmlrpc_decode_in_a_thread_does_not_wait_for_it_and_frees_the_connection(
     anyio_backend: str, server: Any, monkeypatch: pytest.MonkeyPatch, mode: str
@@ -277,6 +307,26 @@ async def test_xmlrpc_pages_of_any_shape_decode_as_without_pacing(
     whole = await outcome("xmlrpc", None, body)
     assert [b.undelivered_log_id for b in whole] == list(range(1, 301))  # type: ignore[attr-defined]
     assert await outcome("xmlrpc", ALWAYS, body) == whole
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [
+        pytest.param({}, id="plain"),
+        pytest.param({"HISTORY": [{"AT": "2024-01-01"}, {"AT": "2024-02-01"}]}, id="nested-objects"),
+        pytest.param({"SUBJECT": 'a "}, {" b }, { c \\'}, id="string"),
+        pytest.param({"HISTORY": [[{"AT": 1}], {"AT": '}, {"'}]}, id="both"),
+    ],
+)
+async def test_json_pages_of_any_shape_decode_as_without_pacing(
+    anyio_backend: str, shape: dict[str, Any]
+) -> None:
+    # Nested objects and strings offer places to cut (`}, {`) that are not between two records.
+    body = page_body("json", [bounce(i, **(shape if i % 3 else {})) for i in range(1, 301)])
+    whole = await outcome("json", None, body)
+    assert [b.undelivered_log_id for b in whole] == list(range(1, 301))  # type: ignore[attr-defined]
+    for setting in (ALWAYS, 0.005):
+        assert await outcome("json", setting, body) == whole
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)

@@ -419,10 +419,13 @@ class BounceStream:
         raise StopAsyncIteration
 
     async def aclose(self) -> None:
-        """End the stream and free its page; later iteration ends at once."""
+        """End the stream and free its page (in pieces with max_blocking, as a spent page is);
+        later iteration ends at once, even if this is cancelled."""
         self._cursor = None
         self._records = iter(())
-        self._page = []
+        page, self._page = self._page, []
+        if page and self._release is not None:
+            await self._release(page)
 
 
 class Report:
