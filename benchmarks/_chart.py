@@ -81,7 +81,7 @@ def _stream(ax: Axes, rows: list[Row]) -> None:
     _bars(ax, chosen, 1e-3)
     floor = _find(rows, "stream-json", "floor")
     if floor is not None:
-        _target_line(ax, 0.9 * floor.median * 1e-3, "target: 0.9 x floor")
+        _target_line(ax, 1.0 * floor.median * 1e-3, "target: bounces() 1.0 x floor")
     ax.set_title("1. Bounce stream, JSON, 25 000-record pages (x: vs floor)")
     ax.set_xlabel("thousand records/s (median; whiskers: min-max of repeats)")
     return None
@@ -94,7 +94,7 @@ def _xmlrpc(ax: Axes, rows: list[Row]) -> None:
     _bars(ax, chosen, 1e-3)
     stdlib = _find(rows, "xmlrpc-decode", "xmlrpc.client")
     if stdlib is not None:
-        _target_line(ax, 2 * stdlib.median * 1e-3, "target: 2 x loads (decode)")
+        _target_line(ax, 3 * stdlib.median * 1e-3, "target: 3 x loads (decode)")
     ax.set_title("2. XML-RPC: page decode (top 3), stream (x: vs stdlib)")
     ax.set_xlabel("thousand records/s (median)")
     return None
