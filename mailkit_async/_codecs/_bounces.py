@@ -11,7 +11,10 @@ whole page here.
 from __future__ import annotations
 
 import re
+from collections import deque
 from collections.abc import Mapping
+from itertools import repeat
+from operator import attrgetter, setitem
 from typing import Any, Final
 
 import msgspec
@@ -38,21 +41,19 @@ def as_page(value: object) -> list[Bounce] | object:
 
 # --- JSON pages whose only oddity is fields nobody documented --------------------------------
 #
-# The strict decode names the first unknown field it meets. Such a page is read in two passes in
-# C: the unknown key/value pairs cut out of the bytes (only where the cut is certain: a plain
-# `,"NAME":` or `{"NAME":` cannot occur inside a JSON string, whose quotes are escaped, and the
-# value must be a string or a scalar) and the rest decoded strictly into Bounce as usual; and a
-# Struct of just the unknown fields, which skips the rest. Only those values are moved by Python.
-# Whatever the cut cannot be sure of (a nested value, odd spacing, a null elsewhere) makes the
-# strict decode fail again, and the general second look takes the page.
+# The strict decode names the first unknown field it meets. Such a page is decoded again in C
+# into a twin of Bounce that also knows those names (the same fields, types and rules, so every
+# other oddity still fails it), turned into Bounce in C (`from_attributes`), and only the unknown
+# values are moved by Python, in C-driven maps. Another unknown name is learnt the same way, a
+# few per page; anything else odd makes the twin's decode fail too, and the general second look
+# takes the page.
 
 _UNKNOWN_FIELD: Final = re.compile(r"Object contains unknown field `([A-Za-z0-9_.-]+)` - at `\$\[\d+\]`")
-_VALUE: Final = rb'(?:"[^"\\]*(?:\\.[^"\\]*)*"|-?[0-9][0-9.eE+-]*|true|false|null)'
 _MAX_LEARNT: Final = 6  # unknown names learnt per page before the general second look takes over
-_Cut = tuple[
-    tuple[tuple[re.Pattern[bytes], bytes], ...], msgspec.json.Decoder[Any], tuple[tuple[str, str], ...]
-]
-_CUTS: dict[frozenset[str], _Cut] = {}
+_EXTRA: Final = attrgetter("extra")
+_PAGE: Final[Any] = list[Bounce]
+_Twin = tuple[msgspec.json.Decoder[Any], tuple[tuple[str, str], ...]]
+_TWINS: dict[frozenset[str], _Twin] = {}
 
 
 def unknown_field(error: msgspec.ValidationError) -> str | None:
@@ -64,14 +65,10 @@ def unknown_field(error: msgspec.ValidationError) -> str | None:
 def with_unknown_fields(body: Buffer, first: str, strict: msgspec.json.Decoder[Any]) -> list[Bounce] | None:
     """The page, its unknown fields in `extra`; ``None`` when something else is odd too."""
     names = {first}
-    data = body if type(body) is bytes else bytes(body)
     while len(names) <= _MAX_LEARNT:
-        cuts, values, unknown = _cut(frozenset(names))
-        stripped = data
-        for pattern, replacement in cuts:
-            stripped = pattern.sub(replacement, stripped)
+        decoder, unknown = _twin(frozenset(names))
         try:
-            page = strict.decode(stripped)
+            twins = decoder.decode(body)
         except msgspec.ValidationError as exc:
             name = unknown_field(exc)
             if name is None or name in names:
@@ -80,38 +77,43 @@ def with_unknown_fields(body: Buffer, first: str, strict: msgspec.json.Decoder[A
             continue
         except (msgspec.DecodeError, RecursionError, UnicodeDecodeError):
             return None
-        if not isinstance(page, list):
-            return None
-        found = values.decode(data)
-        if len(found) != len(page):
-            return None
-        unset = msgspec.UNSET
-        for bounce, record in zip(page, found, strict=True):
-            for attribute, name in unknown:
-                value = getattr(record, attribute)
-                if value is not unset:
-                    bounce.extra[name] = value
+        page: list[Bounce] = msgspec.convert(twins, _PAGE, from_attributes=True)
+        for attribute, name in unknown:
+            _fill(page, name, list(map(attrgetter(attribute), twins)))
         return page
     return None
 
 
-def _cut(names: frozenset[str]) -> _Cut:
-    """For `names`: patterns of their pairs (each with a literal start, which re finds fast), and
-    a decoder of just their values (built once per set of names, a few kept)."""
-    cached = _CUTS.get(names)
+def _fill(page: list[Bounce], name: str, values: list[Any]) -> None:
+    """`extra[name]` of each record from `values` (one per record, UNSET where it was not sent)."""
+    if msgspec.UNSET in values:
+        for bounce, value in zip(page, values, strict=True):
+            if value is not msgspec.UNSET:
+                bounce.extra[name] = value
+    else:  # the usual case: every record has it, set in C
+        deque(map(setitem, map(_EXTRA, page), repeat(name), values), maxlen=0)
+
+
+def _twin(names: frozenset[str]) -> _Twin:
+    """A decoder of pages of Bounce's twin that also knows `names` (built once per set of names,
+    a few kept), and the twin's attribute for each name."""
+    cached = _TWINS.get(names)
     if cached is None:
-        cuts: list[tuple[re.Pattern[bytes], bytes]] = []
-        for name in sorted(names):
-            key = re.escape(name.encode())
-            cuts.append((re.compile(rb',"' + key + rb'":' + _VALUE), b""))
-            cuts.append((re.compile(rb'\{"' + key + rb'":' + _VALUE + rb",?"), b"{"))
+        fields: list[tuple[str, Any, Any]] = []
+        for field in msgspec.structs.fields(Bounce):
+            given: dict[str, Any] = {"name": field.encode_name}
+            if field.default is not msgspec.NODEFAULT:
+                given["default"] = field.default
+            elif field.default_factory is not msgspec.NODEFAULT:
+                given["default_factory"] = field.default_factory
+            fields.append((field.name, field.type, msgspec.field(**given)))
         unknown = tuple((f"unknown_{i}", name) for i, name in enumerate(sorted(names)))
-        fields = [
+        fields += [
             (attribute, Any, msgspec.field(default=msgspec.UNSET, name=name)) for attribute, name in unknown
         ]
-        only = msgspec.defstruct("UnknownFields", fields, gc=False)
-        if len(_CUTS) >= 16:
-            _CUTS.clear()
-        decoder = msgspec.json.Decoder(list[only])  # type: ignore[valid-type]
-        cached = _CUTS[names] = (tuple(cuts), decoder, unknown)
+        twin = msgspec.defstruct("BounceTwin", fields, kw_only=True, gc=False, forbid_unknown_fields=True)
+        if len(_TWINS) >= 16:
+            _TWINS.clear()
+        decoder = msgspec.json.Decoder(list[twin], strict=False)  # type: ignore[valid-type]
+        cached = _TWINS[names] = (decoder, unknown)
     return cached

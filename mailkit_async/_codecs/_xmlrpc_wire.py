@@ -26,6 +26,7 @@ from __future__ import annotations
 import base64
 import binascii
 import codecs
+import functools
 import math
 import re
 from collections.abc import Callable, Sequence
@@ -288,14 +289,31 @@ def _as_utf8(data: bytes) -> bytes:
         _fail(f"unknown encoding {name!r}")
     if codec.name == "utf-8":
         return data
+    # Declare what the bytes now are, so reading them again changes nothing. A declaration read
+    # as ASCII (`_DECLARED` matched the bytes) in an ASCII-compatible codec is skipped before
+    # decoding: no copy of the whole text just to drop it.
+    start = 0
+    if data[:5] == b"<?xml" and _ascii_compatible(codec.name):
+        start = data.find(b"?>") + 2
     try:
-        text = data.decode(codec.name)
+        text = str(memoryview(data)[start:], codec.name) if start else data.decode(codec.name)
     except (UnicodeError, ValueError):
         _fail(f"not valid {name} text, as the body declares")
-    if text.startswith("<?xml"):
-        # Declare what the bytes now are, so reading them again changes nothing.
+    if not start and text.startswith("<?xml"):
         text = text[text.find("?>") + 2 :]
-    return b'<?xml version="1.0" encoding="UTF-8"?>' + text.encode("utf-8")
+    return _UTF8_DECLARATION + text.encode("utf-8")
+
+
+_UTF8_DECLARATION: Final = b'<?xml version="1.0" encoding="UTF-8"?>'
+
+
+@functools.lru_cache(maxsize=32)
+def _ascii_compatible(codec: str) -> bool:
+    """Whether `codec` reads every ASCII byte as itself (ISO-8859-2, windows-1250; not UTF-16)."""
+    try:
+        return bytes(range(128)).decode(codec) == "".join(map(chr, range(128)))
+    except (UnicodeError, ValueError):
+        return False
 
 
 # --------------------------------------------------------------------------------------------

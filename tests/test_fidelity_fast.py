@@ -1,0 +1,148 @@
+"""The fast ways for odd pages agree with the general second look, and refuse what it must take.
+
+JSON pages with undocumented fields are decoded into a twin of `Bounce` that knows those names;
+XML-RPC bodies in a single-byte encoding skip their declaration before transcoding. Neither may
+change a record.
+"""
+
+from __future__ import annotations
+
+import json
+import xmlrpc.client
+from typing import Any
+
+import msgspec
+import pytest
+
+from mailkit_async import Bounce
+from mailkit_async._codecs import get_codec
+from mailkit_async._codecs._bounces import with_unknown_fields
+from mailkit_async._codecs._records import RecordReader
+from mailkit_async._codecs._xmlrpc_wire import XmlRpcFormatError, _ascii_compatible, loads_response
+
+BOUNCES = "mailkit.report.raw.bounces"
+STRICT = msgspec.json.Decoder(list[Bounce], strict=False)
+
+
+def record(i: int, **fields: Any) -> dict[str, Any]:
+    """A record as the service sends it over JSON (every value a string), with `fields` on top."""
+    base: dict[str, Any] = {
+        "ID_MESSAGE": "12345",
+        "TEXT_STATUS": "smtp; 550 5.1.1 Uživatel neexistuje",
+        "EMAIL": f"user{i}@example.cz",
+        "ID_SEND": "123456",
+        "ID_UNDELIVERED_LOG": str(i),
+        "BOUNCE_CAT": "bad-mailbox",
+    }
+    return {**base, **fields}
+
+
+def general(records: list[dict[str, Any]]) -> list[Bounce]:
+    """The general second look's records for the same page."""
+    return RecordReader(Bounce, extra="extra").second_look(json.loads(json.dumps(records)))
+
+
+def test_every_record_with_the_field_fills_each_its_own_extra() -> None:
+    records = [record(i, X_FEEDBACK_ID=f"fbl-{i}") for i in range(1, 101)]
+    body = json.dumps(records, separators=(",", ":")).encode()
+    page = with_unknown_fields(body, "X_FEEDBACK_ID", STRICT)
+    assert page is not None
+    assert page == general(records)
+    assert [b.extra for b in page] == [{"X_FEEDBACK_ID": f"fbl-{i}"} for i in range(1, 101)]
+    assert len({id(b.extra) for b in page}) == len(page)  # no dict shared between records
+    assert all(type(b) is Bounce for b in page)
+    assert page[0] == Bounce(
+        message_id=12345,
+        text_status="smtp; 550 5.1.1 Uživatel neexistuje",
+        email="user1@example.cz",
+        send_id=123456,
+        undelivered_log_id=1,
+        bounce_category="bad-mailbox",
+        extra={"X_FEEDBACK_ID": "fbl-1"},
+    )
+
+
+def test_records_without_the_field_keep_an_empty_extra_and_several_names_are_learnt() -> None:
+    records = [
+        record(1, X_A="a", Y_B=[1, {"n": None}]),
+        record(2),
+        record(3, Y_B=0, X_A=None),
+        record(4, Z_C=False),
+    ]
+    body = json.dumps(records).encode()
+    page = with_unknown_fields(body, "X_A", STRICT)
+    assert page is not None
+    assert [b.extra for b in page] == [
+        {"X_A": "a", "Y_B": [1, {"n": None}]},
+        {},
+        {"X_A": None, "Y_B": 0},
+        {"Z_C": False},
+    ]
+    assert page == general(records)
+    assert get_codec("json").decode_bounces(BOUNCES, body) == page
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [
+        {"EMAIL": None},  # a null text
+        {"ID_SEND": ""},  # an empty ID
+        {"ID_UNDELIVERED_LOG": "0"},  # no usable log ID
+        {"(extra)": {"X": 1}},  # a field the service calls "(extra)"
+    ],
+)
+def test_anything_else_odd_leaves_the_page_to_the_general_second_look(odd: dict[str, Any]) -> None:
+    records = [record(1, X_NEW="n"), record(2, **odd)]
+    body = json.dumps(records).encode()
+    assert with_unknown_fields(body, "X_NEW", STRICT) is None
+    page = get_codec("json").decode_bounces(BOUNCES, body)
+    assert isinstance(page, list)
+    assert page[0].extra == {"X_NEW": "n"}
+    if "(extra)" in odd:
+        assert page[1].extra == {"(extra)": {"X": 1}}
+
+
+def test_more_unknown_names_than_learnt_per_page_still_reach_extra() -> None:
+    names = [f"X_{n}" for n in range(10)]
+    records = [record(1, **{name: name.lower() for name in names})]
+    body = json.dumps(records).encode()
+    assert with_unknown_fields(body, "X_0", STRICT) is None
+    page = get_codec("json").decode_bounces(BOUNCES, body)
+    assert isinstance(page, list)
+    assert page[0].extra == {name: name.lower() for name in names}
+
+
+# --- XML-RPC in a declared single-byte encoding ---------------------------------------------
+
+
+def xml_page(records: list[dict[str, Any]], encoding: str, standalone: bool = False) -> bytes:
+    text = xmlrpc.client.dumps((records,), methodresponse=True, allow_none=True, encoding=encoding)
+    if standalone:
+        text = text.replace("?>", ' standalone="yes"?>', 1)
+    return text.encode(encoding, "xmlcharrefreplace")
+
+
+@pytest.mark.parametrize("encoding", ["windows-1250", "iso-8859-2", "utf-16"])
+@pytest.mark.parametrize("standalone", [False, True])
+def test_a_declared_encoding_reads_as_the_same_records(encoding: str, standalone: bool) -> None:
+    records = [record(i, SUBJECT="Novinky & tipy na březen <!>") for i in range(1, 4)]
+    utf8 = get_codec("xmlrpc").decode_bounces(BOUNCES, xml_page(records, "utf-8", standalone))
+    other = get_codec("xmlrpc").decode_bounces(BOUNCES, xml_page(records, encoding, standalone))
+    assert other == utf8
+    assert isinstance(other, list)
+    assert other[0].text_status == "smtp; 550 5.1.1 Uživatel neexistuje"
+    assert other[2].subject == "Novinky & tipy na březen <!>"
+
+
+def test_a_single_byte_body_that_is_not_its_encoding_is_refused() -> None:
+    cp = xml_page([record(1, EMAIL="ý@example.cz")], "windows-1250")  # ý is 0xFD there
+    assert get_codec("xmlrpc").decode_bounces(BOUNCES, cp)[0].email == "ý@example.cz"  # type: ignore[index]
+    with pytest.raises(XmlRpcFormatError, match="iso-8859-6"):
+        loads_response(cp.replace(b"windows-1250", b"iso-8859-6", 1))  # 0xFD means nothing there
+    with pytest.raises(XmlRpcFormatError, match="unknown encoding"):
+        loads_response(cp.replace(b"windows-1250", b"x-no-such-code", 1))
+
+
+def test_ascii_compatibility_is_told_apart() -> None:
+    assert _ascii_compatible("cp1250") and _ascii_compatible("iso8859-2")
+    assert not _ascii_compatible("utf-16") and not _ascii_compatible("cp037")
