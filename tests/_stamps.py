@@ -49,10 +49,15 @@ class RecordingLimit(RateLimit):
     def __init__(self, max_calls: int, per: float) -> None:
         super().__init__(max_calls, per=per)
         self.taken: list[float] = []
+        self.paused: list[float] = []  # when a pause began
 
     async def acquire(self) -> None:
         await super().acquire()
         self.taken.append(time.monotonic())
+
+    def pause(self, seconds: float) -> None:
+        self.paused.append(time.monotonic())
+        super().pause(seconds)
 
 
 def check_window(limit: RecordingLimit, arrivals: Sequence[float]) -> None:
