@@ -21,10 +21,6 @@ pytestmark = pytest.mark.anyio
 MD5 = "limiter-md5"
 BOUNCES = "mailkit.report.raw.bounces"
 RESULTS = "mailkit.sendmail_mass.results"
-# The server stamps a request when it has read it: connection set-up and a busy machine can bring
-# two arrivals this much closer than their departures were.
-ARRIVAL_JITTER = 0.1
-
 
 @pytest.fixture
 def emulator() -> StampedEmulator:
