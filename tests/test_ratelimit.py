@@ -22,6 +22,7 @@ MD5 = "limiter-md5"
 BOUNCES = "mailkit.report.raw.bounces"
 RESULTS = "mailkit.sendmail_mass.results"
 
+
 @pytest.fixture
 def emulator() -> StampedEmulator:
     emu = StampedEmulator(client_id=1, client_md5=MD5)
