@@ -19,6 +19,7 @@ import httpx
 import msgspec
 
 from mailkit_async import Mailkit
+from mailkit_async._service import JSON_CONTENT_TYPE, JSON_PATH
 
 from ._harness import Contender, Row, Stopwatch, Target, Timing, alternate, rate_row, warm_up
 from ._server import CLIENT_ID, CLIENT_MD5, SUBSCRIBER, ServerProcess
@@ -30,7 +31,7 @@ NAME: Final = "calls"
 UNIT: Final = "calls/s"
 PLAIN: Final = "plain httpx + msgspec"
 LIBRARY: Final = "library: email.unsubscribe()"
-JSON_HEADERS: Final = {"Content-Type": "application/json"}
+JSON_HEADERS: Final = {"Content-Type": JSON_CONTENT_TYPE}
 
 Call = Callable[[], Awaitable[object]]
 
@@ -87,7 +88,7 @@ def library_call(mk: Mailkit) -> Call:
 async def _measure_at(url: str, body: bytes, settings: Settings, concurrency: int) -> list[Row]:
     total = settings.calls
     async with httpx.AsyncClient() as http, Mailkit(CLIENT_ID, CLIENT_MD5, base_url=url) as mk:
-        plain, library = plain_call(http, url + "/json.fcgi", body), library_call(mk)
+        plain, library = plain_call(http, url + JSON_PATH, body), library_call(mk)
         contenders: dict[str, Contender] = {
             PLAIN: lambda: run_calls(plain, total, concurrency),
             LIBRARY: lambda: run_calls(library, total, concurrency),

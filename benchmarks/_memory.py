@@ -22,6 +22,7 @@ from typing import Final
 import anyio
 
 from mailkit_async import Mailkit
+from mailkit_async._service import MAX_PAGE_SIZE
 
 from ._harness import Row, Target
 from ._server import CLIENT_ID, CLIENT_MD5, ServerProcess, child_env
@@ -30,7 +31,7 @@ from ._settings import Settings
 __all__ = ["run"]
 
 NAME: Final = "memory"
-PAGE: Final = 25_000
+PAGE: Final = MAX_PAGE_SIZE
 UNIT: Final = "MiB"
 IDLE: Final = "idle process"
 LIBRARY: Final = "library: bounces()"

@@ -28,12 +28,12 @@ import httpx
 import msgspec
 
 from mailkit_async import Bounce, Mailkit
+from mailkit_async._service import BOUNCES, JSON_PATH, MAX_PAGE_SIZE
 
 from ._server import CLIENT_ID, CLIENT_MD5, SUBSCRIBER
 
 MODES: Final = ("idle", "library", "floor")
-PAGE_SIZE: Final = 25_000
-BOUNCES: Final = "mailkit.report.raw.bounces"
+PAGE_SIZE: Final = MAX_PAGE_SIZE
 
 
 async def idle(url: str, records: int) -> int:
@@ -59,7 +59,7 @@ async def floor(url: str, records: int) -> int:
         while seen < records:
             parameters = {"ID_undelivered_log": cursor, "limit": PAGE_SIZE}
             body = {"function": BOUNCES, "id": CLIENT_ID, "md5": CLIENT_MD5, "parameters": parameters}
-            page = decoder.decode((await http.post(url + "/json.fcgi", json=body)).content)
+            page = decoder.decode((await http.post(url + JSON_PATH, json=body)).content)
             if not page:
                 break
             cursor = page[-1].undelivered_log_id

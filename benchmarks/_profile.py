@@ -14,6 +14,7 @@ import anyio
 
 from mailkit_async import Mailkit
 from mailkit_async._codecs._xmlrpc import XMLRPC_CODEC
+from mailkit_async._service import BOUNCES, MAX_PAGE_SIZE
 
 from ._calls import library_call, run_calls
 from ._server import CLIENT_ID, CLIENT_MD5, ServerProcess
@@ -22,8 +23,7 @@ from ._xmlrpc import fetch_page
 
 __all__ = ["profile"]
 
-PAGE: Final = 25_000
-BOUNCES: Final = "mailkit.report.raw.bounces"
+PAGE: Final = MAX_PAGE_SIZE
 Job = Callable[[], Awaitable[object]]
 
 

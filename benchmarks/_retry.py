@@ -23,6 +23,7 @@ import anyio
 
 from mailkit_async import Mailkit, RetryPolicy
 from mailkit_async._retry import RetryBudget, run_with_retries
+from mailkit_async._service import UNSUBSCRIBE
 
 from ._calls import Call, library_call, run_calls
 from ._harness import Contender, Row, Stopwatch, Target, Timing, alternate, rate_row, warm_up
@@ -32,7 +33,6 @@ from ._settings import Settings
 __all__ = ["run"]
 
 NAME: Final = "retry"
-UNSUBSCRIBE: Final = "mailkit.email.unsubscribe"
 DEFAULT: Final = "library: RetryPolicy()"
 SINGLE: Final = "library: RetryPolicy(attempts=1)"
 NOTHING: Final = "library: RetryPolicy(attempts=1, deadline=None)"

@@ -20,6 +20,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, TYPE_CHECKING, Final
 
+from mailkit_async._service import BOUNCES
+
 if TYPE_CHECKING:
     from mailkit_async.testing import MailkitEmulator
 
@@ -28,7 +30,6 @@ __all__ = ["CLIENT_ID", "CLIENT_MD5", "SUBSCRIBER", "ServerProcess", "child_env"
 CLIENT_ID: Final = 1
 CLIENT_MD5: Final = "benchmark-md5"
 SUBSCRIBER: Final = "bench@example.com"
-BOUNCES: Final = "mailkit.report.raw.bounces"
 _READY_PREFIX: Final = "listening on "
 _START_TIMEOUT: Final = 120.0
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Final
 
+from mailkit_async._service import MAX_PAGE_SIZE
+
 __all__ = ["FULL", "QUICK", "Settings"]
 
 
@@ -15,7 +17,7 @@ class Settings:
     repeats: int = 5
     # 1. Bounce stream over JSON, 25 000-record pages.
     stream_records: int = 250_000
-    page_size: int = 25_000
+    page_size: int = MAX_PAGE_SIZE
     # 2. XML-RPC: page decode on one in-memory page, and an end-to-end stream for information.
     xmlrpc_stream_records: int = 100_000
     # 3. Small calls (unsubscribe) at each concurrency.

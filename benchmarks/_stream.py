@@ -31,6 +31,7 @@ import pydantic
 
 from mailkit_async import Bounce, Mailkit
 from mailkit_async._codecs._json import JSON_CODEC
+from mailkit_async._service import BOUNCES, JSON_PATH
 from mailkit_async.testing._bounces import BounceLog, render_page
 
 from ._harness import Contender, Row, Stopwatch, Target, Timing, alternate, rate_row, warm_up
@@ -40,7 +41,6 @@ from ._settings import Settings
 __all__ = ["NaiveBounce", "run"]
 
 NAME: Final = "stream-json"
-BOUNCES: Final = "mailkit.report.raw.bounces"
 UNIT: Final = "records/s"
 FLOOR: Final = "floor: httpx + msgspec"
 NAIVE: Final = "naive: httpx + pydantic"
@@ -187,7 +187,7 @@ async def _decode_rows(settings: Settings) -> list[Row]:
 
 
 async def _measure(url: str, settings: Settings) -> list[Row]:
-    endpoint = url + "/json.fcgi"
+    endpoint = url + JSON_PATH
     size, total = settings.page_size, settings.stream_records
     async with httpx.AsyncClient() as http, Mailkit(CLIENT_ID, CLIENT_MD5, base_url=url) as mk:
         contenders: dict[str, Contender] = {

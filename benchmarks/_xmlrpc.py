@@ -26,6 +26,7 @@ import httpx
 from mailkit_async import Mailkit, ResponseDecodeError
 from mailkit_async._codecs._xmlrpc import XMLRPC_CODEC
 from mailkit_async._codecs._xmlrpc_wire import loads_response
+from mailkit_async._service import BOUNCES, XMLRPC_PATH
 
 from ._harness import Contender, Row, Stopwatch, Target, Timing, alternate, rate_row, warm_up
 from ._server import CLIENT_ID, CLIENT_MD5, ServerProcess
@@ -35,7 +36,6 @@ __all__ = ["run"]
 
 NAME: Final = "xmlrpc-decode"
 STREAM: Final = "xmlrpc-stream"
-BOUNCES: Final = "mailkit.report.raw.bounces"
 UNIT: Final = "records/s"
 LIBRARY: Final = "library: decode_bounces()"
 UNTYPED: Final = "library: loads_response() (untyped)"
@@ -58,7 +58,7 @@ def page_request(cursor: int, page_size: int) -> bytes:
 
 async def fetch_page(url: str, page_size: int) -> bytes:
     async with httpx.AsyncClient() as http:
-        response = await http.post(url + "/rpc.fcgi", content=page_request(0, page_size))
+        response = await http.post(url + XMLRPC_PATH, content=page_request(0, page_size))
         response.raise_for_status()
         return response.content
 
@@ -160,7 +160,7 @@ async def _stream_rows(url: str, settings: Settings) -> list[Row]:
     ):
         contenders: dict[str, Contender] = {
             LIB_STREAM: lambda: library_stream(mk, size, total),
-            STD_STREAM: lambda: stdlib_stream(http, url + "/rpc.fcgi", size, total),
+            STD_STREAM: lambda: stdlib_stream(http, url + XMLRPC_PATH, size, total),
         }
         await warm_up(contenders)
         samples = await alternate(contenders, settings.repeats)

@@ -23,6 +23,7 @@ from ._ratelimit import RateLimit
 from ._request import Request
 from ._retry import RetryPolicy
 from ._secrets import MASK, Redactor, redact_error
+from ._service import DEFAULT_BASE_URL
 from ._transport import DEFAULT_MAX_RESPONSE_BYTES, Answer, Transport
 from ._version import __version__
 
@@ -34,8 +35,6 @@ __all__ = ["DEFAULT_BASE_URL", "Mailkit"]
 T = TypeVar("T")
 # Each call, its parameters included (recipients' addresses): DEBUG only.
 log = logging.getLogger("mailkit_async.calls")
-
-DEFAULT_BASE_URL: Final = "https://api.mailkit.eu"
 
 
 class Mailkit:

@@ -1,17 +1,10 @@
 """Retries: a small explicit policy object, executed through tenacity.
 
-The one rule that matters (DESIGN.md), enforced here in `RetryPolicy.may_retry` and nowhere else:
+The one rule that matters, enforced here in `RetryPolicy.may_retry` and nowhere else:
 a call whose repeat does harm is re-sent only when the request provably never reached the service
 (the connection was never made, or the service answered 429: it refused before doing anything).
 Every other call retries every transient fault. Each resource declares its call's class on the
-`Request` it builds (`idempotent=`):
-
-    report.raw.bounces, sendmail_mass.results       reads                  idempotent
-    email.unsubscribe, campaigns.single.cancel      same end state         idempotent
-    email.revalidate(agreement=True)                same end state         idempotent
-    email.revalidate(agreement=False)               mails the recipient    NOT idempotent
-    campaigns.single.schedule                       may send twice         NOT idempotent
-    call(...)                                       unknown                NOT unless idempotent=True
+`Request` it builds (`idempotent=`); which call is which is a fact about the service, in `_service`.
 """
 
 from __future__ import annotations

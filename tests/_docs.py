@@ -1,6 +1,6 @@
 """The example answers printed on the service's documentation pages, in one place.
 
-Copied verbatim from the Mailkit API documentation (../shared/mailkit-docs/*.txt): the XML-RPC
+Copied verbatim from the Mailkit API documentation pages (one per function): the XML-RPC
 answers as bytes, exactly as the pages print them (indentation, stray tabs and all), the JSON
 answers as the dicts they decode to, keys in the pages' order. Named per function and case:
 ``<FUNCTION>_<CASE>_XML`` and ``<FUNCTION>_<CASE>_JSON``.

@@ -10,6 +10,7 @@ from .._exceptions import InvalidParameterError, ResponseDecodeError
 from .._models import Bounce
 from .._request import Request
 from .._secrets import WINDOW
+from .._service import JSON_CONTENT_TYPE, JSON_PATH
 from . import Buffer, ProtocolName, is_blank
 from ._bounces import as_page, unknown_field, with_unknown_fields
 
@@ -27,8 +28,8 @@ class JsonCodec:
     """`{"function", "id", "md5", "parameters"}` in; any JSON value out."""
 
     protocol: Final[ProtocolName] = "json"
-    path: Final = "/json.fcgi"
-    content_type: Final = "application/json"
+    path: Final = JSON_PATH
+    content_type: Final = JSON_CONTENT_TYPE
 
     def __init__(self) -> None:
         self._encoder = msgspec.json.Encoder()

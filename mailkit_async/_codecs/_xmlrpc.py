@@ -8,6 +8,7 @@ from .._exceptions import APIError, InvalidParameterError, ResponseDecodeError
 from .._models import Bounce
 from .._request import Request
 from .._secrets import WINDOW
+from .._service import XMLRPC_CONTENT_TYPE, XMLRPC_PATH
 from . import Buffer, ProtocolName, is_blank
 from ._bounces import as_page
 from ._xmlrpc_wire import XmlRpcFault, XmlRpcFormatError, dumps_call, loads_response
@@ -19,8 +20,8 @@ class XmlRpcCodec:
     """`methodCall(client_id, client_md5, *params)` in; the single `<param>` value out."""
 
     protocol: Final[ProtocolName] = "xmlrpc"
-    path: Final = "/rpc.fcgi"
-    content_type: Final = "text/xml"
+    path: Final = XMLRPC_PATH
+    content_type: Final = XMLRPC_CONTENT_TYPE
 
     def encode(self, request: Request, client_id: int, client_md5: str) -> bytes:
         """The body; `InvalidParameterError` for a value XML-RPC cannot carry (a character XML 1.0

@@ -12,6 +12,7 @@ from .._answers import api_error, check_auth_text, error_status, expect_mapping,
 from .._exceptions import APIError, InvalidParameterError, ResponseDecodeError
 from .._models import ScheduleResult
 from .._request import Request
+from .._service import SCHEDULE
 from ._params import UNSET, Unset, bounded_int, named_async, offset_text, optional_positive_id, positive_id
 from ._params import time_zone as parse_time_zone
 
@@ -20,7 +21,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Campaigns", "SingleCampaign"]
 
-SCHEDULE: Final = "mailkit.campaigns.single.schedule"
 _CANCEL_DATE: Final = "0000-00-00"
 # "OK, send_date: 2022-05-13 12:45:00 (Europe/Prague)" (JSON) or without the zone (XML-RPC).
 _OK = re.compile(

@@ -18,6 +18,7 @@ from .._answers import (
 from .._exceptions import InvalidParameterError, NotUnsubscribedError, ResponseDecodeError
 from .._models import Revalidation, Unsubscription
 from .._request import Request
+from .._service import REVALIDATE, UNSUBSCRIBE
 from ._params import bounded_int, email_or_id, named_async, optional_positive_id, require_bool, wire_bool
 
 if TYPE_CHECKING:
@@ -25,8 +26,6 @@ if TYPE_CHECKING:
 
 __all__ = ["LANGUAGES", "Email"]
 
-REVALIDATE: Final = "mailkit.email.revalidate"
-UNSUBSCRIBE: Final = "mailkit.email.unsubscribe"
 LANGUAGES: Final = frozenset({"cs", "en", "de", "ru", "pl", "sk", "hu"})
 _REVALIDATED: Final = "email has been revalidated"
 _MAILED: Final = "sent subscribe email"

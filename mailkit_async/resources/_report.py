@@ -29,6 +29,7 @@ from .._exceptions import (
 )
 from .._models import Bounce
 from .._request import Request
+from .._service import BOUNCES, MAX_PAGE_SIZE
 from ._params import bounded_int, named, optional_positive_id
 
 if TYPE_CHECKING:
@@ -39,8 +40,6 @@ if TYPE_CHECKING:
 
 __all__ = ["BounceStream", "BouncePages", "RawReport", "Report"]
 
-BOUNCES: Final = "mailkit.report.raw.bounces"
-MAX_PAGE_SIZE: Final = 25_000
 MIN_PAGE_SIZE: Final = 2
 _ID = attrgetter("undelivered_log_id")
 

@@ -12,14 +12,13 @@ from .._codecs._records import RecordReader
 from .._exceptions import ResponseDecodeError
 from .._models import MassSendError, MassSendResults, WireId
 from .._request import Request
+from .._service import RESULTS
 from ._params import named_async, optional_positive_id, positive_id
 
 if TYPE_CHECKING:
     from .._client import Mailkit
 
 __all__ = ["SendmailMass"]
-
-RESULTS: Final = "mailkit.sendmail_mass.results"
 
 
 class _Row(msgspec.Struct, kw_only=True, gc=False):

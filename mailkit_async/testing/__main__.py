@@ -12,6 +12,8 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, cast
 
+from .._service import JSON_PATH, MAX_PAGE_SIZE, XMLRPC_PATH
+
 if TYPE_CHECKING:
     from ._bounces import EmptyPage
 
@@ -53,8 +55,8 @@ def _count(text: str) -> int:
 
 def _page_cap(text: str) -> int:
     value = _count(text)
-    if not 1 <= value <= 25_000:
-        raise argparse.ArgumentTypeError("expected 1 to 25000")
+    if not 1 <= value <= MAX_PAGE_SIZE:
+        raise argparse.ArgumentTypeError(f"expected 1 to {MAX_PAGE_SIZE}")
     return value
 
 
@@ -64,7 +66,8 @@ _EMPTY_PAGES = {"[]": "[]", "{}": "{}", '""': '""', "empty": ""}
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m mailkit_async.testing",
-        description="Serve the Mailkit emulator (JSON at /json.fcgi, XML-RPC at /rpc.fcgi) over HTTP\n"
+        description="Serve the Mailkit emulator (JSON at "
+        f"{JSON_PATH}, XML-RPC at {XMLRPC_PATH}) over HTTP\n"
         "on loopback until Ctrl-C. Its first line of output is 'listening on URL'.",
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -137,9 +140,10 @@ def build_parser() -> argparse.ArgumentParser:
     quirks.add_argument(
         "--page-cap",
         type=_page_cap,
-        default=25_000,
+        default=MAX_PAGE_SIZE,
         metavar="N",
-        help="the most records one page holds, whatever the client asks (default: 25000, the service's)",
+        help=f"the most records one page holds, whatever the client asks (default: {MAX_PAGE_SIZE}, "
+        "the service's)",
     )
     quirks.add_argument(
         "--cursor",

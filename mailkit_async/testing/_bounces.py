@@ -16,6 +16,7 @@ from typing import Final, Literal
 
 import msgspec
 
+from .._service import MAX_PAGE_SIZE
 from ._wire import Protocol, escape, render_json, render_xmlrpc, scalar
 
 __all__ = [
@@ -27,7 +28,7 @@ __all__ = [
     "render_page",
 ]
 
-MAX_PAGE: Final = 25_000
+MAX_PAGE: Final = MAX_PAGE_SIZE
 EmptyPage = Literal["[]", "{}", '""', "", "\r\n"]
 """How a page with no records is sent: JSON's forms, or ``"\r\n"``, a blank body over both protocols."""
 

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Final, Literal
 
 import anyio
 
+from .._service import JSON_CONTENT_TYPE as JSON_TYPE
+from .._service import XMLRPC_CONTENT_TYPE as XML_TYPE
 from ._bounces import MAX_PAGE, BounceLog, EmptyPage, PageCache, render_page
 from ._faults import Fault, FaultPlan, reason
 from ._functions import FUNCTION_LOGIC, as_int
@@ -58,8 +60,6 @@ Handler = Callable[[Call], object]
 DEFAULT_CAMPAIGNS: Final = (1, 2, 3, 12345)
 DEFAULT_QUERIES: Final = (1, 123)
 DEFAULT_DELIVERY_FEEDS: Final = (1, 123, 1234)
-JSON_TYPE: Final = "application/json"
-XML_TYPE: Final = "text/xml"
 _DEFAULT_INFO: Final = {
     1: "url return null",
     2: "invalid email",

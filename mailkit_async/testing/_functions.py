@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Final
 
+from .._service import MAILINGLIST_LIST, RESULTS, REVALIDATE, SCHEDULE, UNSUBSCRIBE
 from ._state import RevalidationRecord, ScheduledSend, State, UnsubscribeRecord, prague_offset
 from ._wire import Protocol
 from ._zones import zone_name
@@ -356,9 +357,9 @@ def mailinglist_list(state: State, p: Mapping[str, object], protocol: Protocol, 
 
 
 FUNCTION_LOGIC: Final[Mapping[str, Logic]] = {
-    "mailkit.campaigns.single.schedule": schedule,
-    "mailkit.sendmail_mass.results": results,
-    "mailkit.email.revalidate": revalidate,
-    "mailkit.email.unsubscribe": unsubscribe,
-    "mailkit.mailinglist.list": mailinglist_list,
+    SCHEDULE: schedule,
+    RESULTS: results,
+    REVALIDATE: revalidate,
+    UNSUBSCRIBE: unsubscribe,
+    MAILINGLIST_LIST: mailinglist_list,
 }

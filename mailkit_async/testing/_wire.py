@@ -15,6 +15,12 @@ from typing import Final, Literal
 
 import msgspec
 
+from .._service import BOUNCES, DOCUMENTED, RESULTS, REVALIDATE, SCHEDULE, UNSUBSCRIBE
+from .._service import JSON_PATH as JSON_PATH
+from .._service import XMLRPC_PATH as RPC_PATH
+
+FUNCTIONS: Final = DOCUMENTED
+
 __all__ = [
     "BOUNCES",
     "FUNCTIONS",
@@ -37,17 +43,9 @@ __all__ = [
 
 Protocol = Literal["json", "xmlrpc"]
 
-JSON_PATH: Final = "/json.fcgi"
-RPC_PATH: Final = "/rpc.fcgi"
-
-SCHEDULE: Final = "mailkit.campaigns.single.schedule"
-RESULTS: Final = "mailkit.sendmail_mass.results"
-REVALIDATE: Final = "mailkit.email.revalidate"
-UNSUBSCRIBE: Final = "mailkit.email.unsubscribe"
-BOUNCES: Final = "mailkit.report.raw.bounces"
-FUNCTIONS: Final = (SCHEDULE, RESULTS, REVALIDATE, UNSUBSCRIBE, BOUNCES)
-
-# XML-RPC positional parameters after client_id and client_md5, in the documented order.
+# XML-RPC positional parameters after client_id and client_md5, in the documented order. Written
+# here and again in the client's resources on purpose: each is the other's oracle, and the
+# documented examples (tests/_docs.py) are the arbiter.
 # `condition` and `dummy` are the documented empty placeholders; the last struct of schedule and
 # unsubscribe is spread into named parameters.
 _POSITIONAL: Final[Mapping[str, tuple[str, ...]]] = {
