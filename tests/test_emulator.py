@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from mailkit_async.testing import Fault, MailkitEmulator, MassSendError
+from mailkit_async.testing import Fault, MailkitEmulator, MassSendFailure
 
 pytest_plugins = ["pytester"]
 
@@ -282,7 +282,7 @@ async def test_results_with_errors_match_the_documented_forms(
     emu.set_mass_results(
         7,
         [
-            MassSendError(
+            MassSendFailure(
                 1, "url return null", "mail@mail.cz", "2015-05-13 09:43:50", 123456789, 12345, 123456789
             )
         ],

@@ -1,14 +1,14 @@
 """`MailkitEmulator`: a stateful fake of the Mailkit API that speaks both wire protocols.
 
-The core is protocol- and transport-neutral: `receive()` parses and counts a request and picks its
-scripted fault, `Exchange.respond()` runs it. The in-process httpx transport and the loopback HTTP
-server are thin plug-ins that act the chosen fault out in their own medium.
+It holds the account (campaigns, address book, bounce log) and answers calls: `receive()` reads a
+request through its protocol's wire object, counts it, and picks its scripted fault; the
+`Exchange` it returns plays the fault's steps, which the in-process transport and the loopback
+server only act out. Every function, the bounce report included, is one route.
 """
 
 from __future__ import annotations
 
 import codecs
-import dataclasses
 import hmac
 import ipaddress
 import threading
@@ -17,36 +17,22 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Final, Literal
 
-import anyio
-
-from .._service import JSON_CONTENT_TYPE as JSON_TYPE
-from .._service import XMLRPC_CONTENT_TYPE as XML_TYPE
-from ._bounces import MAX_PAGE, BounceLog, EmptyPage, PageCache, render_page
-from ._faults import Fault, FaultPlan, reason
-from ._functions import FUNCTION_LOGIC, as_int
+from .._service import BOUNCES, MAX_PAGE_SIZE, SCHEDULE
+from ._bounces import BounceLog, PageCache, render_page
+from ._exchange import ConnectionDropped, Exchange, Reply, RequestRecord, act_out, html_page
+from ._faults import FaultPlan
+from ._functions import FUNCTION_LOGIC, Logic, as_int
 from ._state import (
+    DEFAULT_INFO,
     Campaign,
-    MassSendError,
+    MassSendFailure,
     RevalidationRecord,
     ScheduledSend,
     State,
     Subscriber,
     UnsubscribeRecord,
 )
-from ._wire import (
-    BOUNCES,
-    JSON_PATH,
-    RPC_PATH,
-    SCHEDULE,
-    BadRequest,
-    Call,
-    Protocol,
-    parse_json,
-    parse_xmlrpc,
-    render_json,
-    render_xmlrpc,
-    render_xmlrpc_fault,
-)
+from ._wire import WIRES, BadRequest, Call, EmptyPage, Wire, wire_for_path
 
 if TYPE_CHECKING:
     from ._server import EmulatorServer
@@ -56,95 +42,12 @@ __all__ = ["ConnectionDropped", "Exchange", "MailkitEmulator", "Reply", "Request
 
 Cursor = Literal["exclusive", "inclusive"]
 Handler = Callable[[Call], object]
+#: How one function is answered, once its call is authorized and counted.
+Route = Callable[[Call, Wire], Reply]
 
 DEFAULT_CAMPAIGNS: Final = (1, 2, 3, 12345)
 DEFAULT_QUERIES: Final = (1, 123)
 DEFAULT_DELIVERY_FEEDS: Final = (1, 123, 1234)
-_DEFAULT_INFO: Final = {
-    1: "url return null",
-    2: "invalid email",
-    3: "missing email",
-    4: "missing mailinglist_id",
-    5: "invalid id_message",
-    6: "email is unsubscribed",
-    7: "missing sender address",
-    8: "invalid template file",
-}
-
-
-class ConnectionDropped(ConnectionError):
-    """`MailkitEmulator.handle()`: the scripted fault closes the connection without an answer."""
-
-
-@dataclasses.dataclass(frozen=True)
-class Reply:
-    """An HTTP answer: status, headers (Content-Length is the plug-in's job) and body."""
-
-    status: int
-    headers: tuple[tuple[str, str], ...]
-    body: bytes
-
-
-@dataclasses.dataclass
-class RequestRecord:
-    """One request the emulator received, for tests that count or inspect calls.
-
-    `processed`: the function ran (its state may have changed). `status`: the HTTP status answered,
-    None while unanswered or when the connection was dropped. `params` never hold the md5."""
-
-    protocol: Protocol | None
-    function: str | None
-    params: Mapping[str, object]
-    peer: str
-    fault: Fault | None
-    processed: bool = False
-    status: int | None = None
-
-
-class Exchange:
-    """A received request on its way through: counted, its fault chosen; `respond()` runs it."""
-
-    def __init__(
-        self, emulator: MailkitEmulator, record: RequestRecord, call: Call | None, early: Reply | None
-    ) -> None:
-        self._emulator = emulator
-        self._call = call
-        self._early = early
-        self.record = record
-
-    @property
-    def fault(self) -> Fault | None:
-        return self.record.fault
-
-    def respond(self) -> Reply:
-        """The answer; runs the function unless a pre-processing fault stands in for it."""
-        fault = self.record.fault
-        if fault is not None and fault.before_processing:
-            reply = _fault_reply(fault)
-        else:
-            if self._early is not None:
-                reply = self._early
-            else:
-                assert self._call is not None
-                reply = self._emulator._process(self._call, self.record)
-            if fault is not None and fault.kind in ("status", "body"):
-                reply = _fault_reply(fault)
-        if fault is None or fault.kind not in ("drop", "connect"):
-            self.record.status = reply.status
-        return reply
-
-
-def _fault_reply(fault: Fault) -> Reply:
-    headers: list[tuple[str, str]] = [("Content-Type", fault.content_type)]
-    if fault.retry_after is not None:
-        headers.append(("Retry-After", fault.retry_after))
-    return Reply(fault.http_status, tuple(headers), fault.content)
-
-
-def _page(status: int, detail: str) -> Reply:
-    title = f"{status} {reason(status)}"
-    body = f"<html><head><title>{title}</title></head><body><h1>{detail}</h1></body></html>\n"
-    return Reply(status, (("Content-Type", "text/html"),), body.encode())
 
 
 class MailkitEmulator:
@@ -191,7 +94,7 @@ class MailkitEmulator:
         client_id: int = 1,
         client_md5: str = "emulator",
         *,
-        page_cap: int = MAX_PAGE,
+        page_cap: int = MAX_PAGE_SIZE,
         cursor: Cursor = "exclusive",
         empty_page: EmptyPage = "[]",
         allowed_ips: Iterable[str] | None = None,
@@ -223,7 +126,10 @@ class MailkitEmulator:
         self._lock = threading.RLock()
         self._state = State(queries=set(DEFAULT_QUERIES), delivery_feeds=set(DEFAULT_DELIVERY_FEEDS))
         self._bounces = BounceLog()
-        self._functions: dict[str, Handler] = {}
+        self._routes: dict[str, Route] = {
+            name: self._logic_route(logic) for name, logic in FUNCTION_LOGIC.items()
+        }
+        self._routes[BOUNCES] = self._bounce_page
         self._requests: Counter[str] = Counter()
         self._processed: Counter[str] = Counter()
         self._log: deque[RequestRecord] = deque(maxlen=log_size)
@@ -309,7 +215,7 @@ class MailkitEmulator:
             status: Literal["subscribed", "unsubscribed"] = "unsubscribed" if unsubscribed else "subscribed"
             return self._state.add_subscriber(email, email_id, status).email_id
 
-    def set_mass_results(self, request_id: int | str, errors: Iterable[MassSendError]) -> None:
+    def set_mass_results(self, request_id: int | str, errors: Iterable[MassSendFailure]) -> None:
         """The failed recipients `mailkit.sendmail_mass.results` reports for `request_id`."""
         with self._lock:
             self._state.mass_results[str(request_id)] = list(errors)
@@ -325,11 +231,11 @@ class MailkitEmulator:
         email_id: int = 0,
         send_id: int = 0,
         send_message_id: int = 0,
-    ) -> MassSendError:
+    ) -> MassSendFailure:
         """Add one failed recipient to `request_id`'s results (`send_id` lets `ID_send` filter it)."""
-        error = MassSendError(
+        error = MassSendFailure(
             code,
-            _DEFAULT_INFO.get(code, "error") if info is None else info,
+            DEFAULT_INFO.get(code, "error") if info is None else info,
             email,
             date,
             email_id,
@@ -352,6 +258,7 @@ class MailkitEmulator:
         plain: bool = False,
         append: bool = False,
         real_world: bool = False,
+        texts: Sequence[str] = (),
     ) -> range:
         """Fill the raw bounce log with `count` deterministic records (costs O(1) memory).
 
@@ -361,7 +268,9 @@ class MailkitEmulator:
         UTM_CAMPAIGN, CAMPAIGN_NAME, SUBJECT); `plain` keeps texts free of anything a protocol
         escapes; `real_world` gives records the forms real answers show, one per record in turn
         (a field nobody documented, null text, an empty or zero ID, a multi-line SMTP reply, one
-        quoting HTML). Returns the span of IDs used (gaps included)."""
+        quoting HTML); `texts` are `TEXT_STATUS` values the records take instead of the built-in SMTP
+        replies (``{email}`` in one stands for the recipient's address). Returns the span of IDs
+        used (gaps included)."""
         with self._lock:
             self._bounces = self._bounces.seeded(
                 count,
@@ -373,6 +282,7 @@ class MailkitEmulator:
                 plain=plain,
                 append=append,
                 real_world=real_world,
+                texts=texts,
             )
             self.page_cache.clear()
             if not count:
@@ -389,7 +299,7 @@ class MailkitEmulator:
         """Answer `function` with `handler(call)`: the returned value is rendered per protocol
         (JSON as is; XML-RPC with ints as <i4>, strings, structs and arrays)."""
         with self._lock:
-            self._functions[function] = handler
+            self._routes[function] = self._handler_route(handler)
 
     # -- inspection ------------------------------------------------------------------------------
 
@@ -503,14 +413,14 @@ class MailkitEmulator:
 
     # -- plug-ins --------------------------------------------------------------------------------
 
-    def transport(self, *, client_ip: str = "127.0.0.1") -> EmulatorTransport:
+    def transport(self, *, client_ip: str = "127.0.0.1") -> EmulatorTransport[MailkitEmulator]:
         """An in-process `httpx.AsyncBaseTransport`: ``httpx.AsyncClient(transport=emu.transport())``.
         `client_ip` is the peer address the IP allowlist sees."""
         from ._transport import EmulatorTransport
 
         return EmulatorTransport(self, client_ip=client_ip)
 
-    def serve(self, host: str = "127.0.0.1", port: int = 0) -> EmulatorServer:
+    def serve(self, host: str = "127.0.0.1", port: int = 0) -> EmulatorServer[MailkitEmulator]:
         """Serve this emulator over real HTTP/1.1 on loopback, from a background thread.
 
         Already listening when it returns; use it as a context manager (or call `close()`)."""
@@ -530,40 +440,30 @@ class MailkitEmulator:
         peer: str = "127.0.0.1",
     ) -> Exchange:
         """Parse and count one HTTP request, and pick its scripted fault (without running it)."""
+        wire = wire_for_path(path)
         call: Call | None = None
         early: Reply | None = None
-        protocol: Protocol | None = None
-        path = path.split("?", 1)[0]
-        if path.endswith(JSON_PATH):  # under any prefix, as behind a proxy
-            protocol = "json"
-        elif path.endswith(RPC_PATH):
-            protocol = "xmlrpc"
-        if protocol is None:
-            early = _page(404, "Not Found")
+        if wire is None:
+            early = html_page(404, "Not Found")
         elif method.upper() != "POST":
-            early = dataclasses.replace(
-                _page(405, "Method Not Allowed"),
-                headers=(
-                    ("Content-Type", "text/html"),
-                    ("Allow", "POST"),
-                ),
-            )
+            early = html_page(405, "Method Not Allowed", ("Allow", "POST"))
         else:
             try:
-                call = parse_json(body) if protocol == "json" else parse_xmlrpc(body)
+                call = wire.parse(body)
             except BadRequest:
-                if protocol == "json":
-                    early = _json_reply({"error_status": 1, "error": "Invalid request"})
-                else:
-                    early = _xml_reply(render_xmlrpc_fault(-32700, "parse error. not well formed"))
+                early = self._reply(wire, wire.bad_request())
         function = call.function if call is not None else None
-        fault = self.faults.draw(function, protocol)
-        record = RequestRecord(protocol, function, dict(call.params) if call is not None else {}, peer, fault)
+        fault = self.faults.draw(function, wire.name if wire is not None else None)
+        params = dict(call.params) if call is not None else {}
+        record = RequestRecord(wire.name if wire is not None else None, function, params, peer, fault)
         with self._lock:
             if function is not None:
                 self._requests[function] += 1
             self._log.append(record)
-        return Exchange(self, record, call, early)
+        if call is None:
+            assert early is not None
+            return Exchange(record, lambda: early)
+        return Exchange(record, lambda: self._process(call, record))
 
     async def handle(
         self,
@@ -577,68 +477,84 @@ class MailkitEmulator:
         """The whole exchange for other adapters (ASGI, aiohttp...): scripted delays are slept with
         anyio; a dropped or refused connection raises `ConnectionDropped`; a truncated answer
         comes back with its full Content-Length and the short body (close the connection after it)."""
-        exchange = self.receive(method, path, headers, body, peer=peer)
-        fault = exchange.fault
-        if fault is not None and fault.kind == "connect":
-            raise ConnectionDropped("connection refused (scripted)")
-        if fault is not None and fault.kind == "delay" and not fault.after:
-            await anyio.sleep(fault.seconds)
-        reply = exchange.respond()
-        if fault is None:
-            return reply
-        if fault.kind == "drop":
-            raise ConnectionDropped("connection closed without an answer (scripted)")
-        if fault.kind == "delay" and fault.after:  # the pre-processing wait already happened
-            await anyio.sleep(fault.seconds)
-        elif fault.kind == "slow_body":
-            chunks = -(-len(reply.body) // fault.chunk)
-            await anyio.sleep(fault.seconds * max(chunks - 1, 0))
-        elif fault.kind == "truncate":
-            headers_ = (*reply.headers, ("Content-Length", str(len(reply.body))))
-            return Reply(reply.status, headers_, reply.body[: fault.n_bytes])
-        return reply
+        return await act_out(self.receive(method, path, headers, body, peer=peer))
 
     def _process(self, call: Call, record: RequestRecord) -> Reply:
-        protocol = call.protocol
+        wire = WIRES[call.protocol]
         with self._lock:
-            if not self._authorized(call):
-                return self._refuse(protocol, "Unauthorized")
-            if self._allowed is not None and not self._ip_allowed(record.peer):
-                return self._refuse(protocol, f"Disallowed IP {record.peer}")
-            custom = self._functions.get(call.function)
-            logic = FUNCTION_LOGIC.get(call.function)
-            if custom is None and logic is None and call.function != BOUNCES:
-                if protocol == "json":
-                    return _json_reply({"error_status": 1, "error": "Unknown function"})
-                return _xml_reply(render_xmlrpc_fault(-32601, "Unknown function"))
+            refusal = self._refusal(call, record.peer)
+            if refusal is not None:
+                return self._reply(wire, wire.refusal(refusal))
+            route = self._routes.get(call.function)
+            if route is None:
+                return self._reply(wire, wire.unknown_function())
             self._processed[call.function] += 1
             record.processed = True
-            if custom is None and logic is not None:
-                value = logic(self._state, call.params, protocol, self.now())
-                return _json_reply(value) if protocol == "json" else self._xml_reply(render_xmlrpc(value))
-        if custom is not None:
+        return route(call, wire)
+
+    def _reply(self, wire: Wire, body: bytes) -> Reply:
+        return Reply(200, (("Content-Type", wire.content_type),), wire.transcode(body, self.xml_encoding))
+
+    def _refusal(self, call: Call, peer: str) -> str | None:
+        """Why the service refuses this caller (HTTP 200 and a plain answer), or None."""
+        try:
+            client_id = as_int(call.client_id)
+        except ValueError:
+            client_id = None
+        md5 = call.client_md5
+        if not (
+            client_id == self.client_id
+            and isinstance(md5, str)
+            and hmac.compare_digest(md5.encode(), self._client_md5.encode())
+        ):
+            return "Unauthorized"
+        if self._allowed is not None and not self._ip_allowed(peer):
+            return f"Disallowed IP {peer}"
+        return None
+
+    def _ip_allowed(self, peer: str) -> bool:
+        assert self._allowed is not None
+        try:
+            address = ipaddress.ip_address(peer)
+        except ValueError:
+            return False
+        return any(address in network for network in self._allowed)
+
+    # -- the routes ----------------------------------------------------------------------------------
+
+    def _logic_route(self, logic: Logic) -> Route:
+        def route(call: Call, wire: Wire) -> Reply:
+            with self._lock:
+                value = logic(self._state, call.params, call.protocol, self.now())
+            return self._reply(wire, wire.write(value))
+
+        return route
+
+    def _handler_route(self, handler: Handler) -> Route:
+        def route(call: Call, wire: Wire) -> Reply:
             try:
-                value = custom(call)
+                value = handler(call)
             except Exception as exc:  # a user's handler: report it, keep serving
                 with self._lock:
                     self._errors.append(exc)
-                return _page(500, "Internal Server Error")
-            return _json_reply(value) if protocol == "json" else self._xml_reply(render_xmlrpc(value))
-        # The bounce log is immutable: pages render outside the lock.
-        return self._bounce_page(call)
+                return html_page(500, "Internal Server Error")
+            return self._reply(wire, wire.write(value))
 
-    def _bounce_page(self, call: Call) -> Reply:
+        return route
+
+    def _bounce_page(self, call: Call, wire: Wire) -> Reply:
+        # The bounce log is immutable: pages render outside the lock.
         p = call.params
         message_id, send_id = _positive(p.get("ID_message")), _positive(p.get("ID_send"))
         cursor = _number(p.get("ID_undelivered_log"))
         limit = _number(p.get("limit"))
-        size = min(limit if limit > 0 else MAX_PAGE, self.page_cap)  # page_cap: the service's own cap
+        size = min(limit if limit > 0 else MAX_PAGE_SIZE, self.page_cap)  # page_cap: the service's own cap
         first_id = cursor + 1 if self.cursor == "exclusive" else cursor
         log = self._bounces
         single, encoding = self.single_object_pages, self.xml_encoding
         key = (
             log.version,
-            call.protocol,
+            wire.name,
             message_id,
             send_id,
             max(first_id, 0),
@@ -650,62 +566,11 @@ class MailkitEmulator:
         body = self.page_cache.get(key)
         if body is None:
             chunks = log.select(first_id, message_id, send_id, size)
-            body = render_page(chunks, call.protocol, self.empty_page, single_object=single)
-            if call.protocol == "xmlrpc":
-                body = _encoded(body, encoding)
+            body = wire.transcode(
+                render_page(chunks, wire.name, self.empty_page, single_object=single), encoding
+            )
             self.page_cache.put(key, body)
-        content_type = JSON_TYPE if call.protocol == "json" else XML_TYPE
-        return Reply(200, (("Content-Type", content_type),), body)
-
-    def _xml_reply(self, body: bytes) -> Reply:
-        return _xml_reply(_encoded(body, self.xml_encoding))
-
-    def _authorized(self, call: Call) -> bool:
-        try:
-            client_id = as_int(call.client_id)
-        except ValueError:
-            return False
-        md5 = call.client_md5
-        return (
-            client_id == self.client_id
-            and isinstance(md5, str)
-            and hmac.compare_digest(md5.encode(), self._client_md5.encode())
-        )
-
-    def _ip_allowed(self, peer: str) -> bool:
-        assert self._allowed is not None
-        try:
-            address = ipaddress.ip_address(peer)
-        except ValueError:
-            return False
-        return any(address in network for network in self._allowed)
-
-    @staticmethod
-    def _refuse(protocol: Protocol, text: str) -> Reply:
-        # Auth refusals: HTTP 200, a plain answer (never an XML-RPC fault).
-        if protocol == "json":
-            return _json_reply({"error_status": 1, "error": text})
-        return _xml_reply(render_xmlrpc(text))
-
-
-_UTF8_DECLARATION: Final = b'<?xml version="1.0" encoding="utf-8"?>'
-
-
-def _encoded(body: bytes, encoding: str) -> bytes:
-    """A UTF-8 XML body in `encoding`, declared so; what the codec lacks as character references."""
-    if encoding.lower().replace("_", "-") in ("utf-8", "utf8") or not body.startswith(_UTF8_DECLARATION):
-        return body
-    text = body[len(_UTF8_DECLARATION) :].decode("utf-8")
-    declaration = f'<?xml version="1.0" encoding="{encoding}"?>'
-    return (declaration + text).encode(encoding, "xmlcharrefreplace")
-
-
-def _json_reply(value: object) -> Reply:
-    return Reply(200, (("Content-Type", JSON_TYPE),), render_json(value))
-
-
-def _xml_reply(body: bytes) -> Reply:
-    return Reply(200, (("Content-Type", XML_TYPE),), body)
+        return Reply(200, (("Content-Type", wire.content_type),), body)
 
 
 def _positive(value: object) -> int | None:
