@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, cast
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from .._service import JSON_PATH, MAX_PAGE_SIZE, XMLRPC_PATH
 from ._bounces import CACHE_MIB, CACHE_PAGES
@@ -36,6 +36,9 @@ cannot be bound.
 """
 
 
+N = TypeVar("N", int, float)
+
+
 def _ids(text: str) -> list[int]:
     try:
         values = [int(part) for part in text.split(",") if part.strip()]
@@ -46,24 +49,23 @@ def _ids(text: str) -> list[int]:
     return values
 
 
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError("expected 0 or more")
-    return value
+def _not_negative(convert: Callable[[str], N], what: str) -> Callable[[str], N]:
+    """An argument type: `convert`ed, 0 or more (NaN refused too)."""
+
+    def read(text: str) -> N:
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, not {text!r}") from None
+        if not value >= 0:
+            raise argparse.ArgumentTypeError("expected 0 or more")
+        return value
+
+    return read
 
 
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seconds, not {text!r}") from None
-    if not value >= 0:  # NaN too
-        raise argparse.ArgumentTypeError("expected 0 or more seconds")
-    return value
+_count = _not_negative(int, "a whole number")
+_seconds = _not_negative(float, "seconds")
 
 
 def _page_cap(text: str) -> int:
@@ -74,6 +76,22 @@ def _page_cap(text: str) -> int:
 
 
 _EMPTY_PAGES = {"[]": "[]", "{}": "{}", '""': '""', "empty": ""}
+
+
+def _number(
+    group: argparse._ArgumentGroup,
+    option: str,
+    kind: Callable[[str], N],
+    default: N,
+    metavar: str,
+    what: str,
+    note: str = "",
+) -> None:
+    """An option that takes a number; its help ends with the default."""
+    default_text = f"{default}, {note}" if note else f"{default}"
+    group.add_argument(
+        option, type=kind, default=default, metavar=metavar, help=f"{what} (default: {default_text})"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -150,14 +168,10 @@ def build_parser() -> argparse.ArgumentParser:
         "pages carry the same information, for comparing the protocols (default: off)",
     )
     quirks = parser.add_argument_group("the service's behaviour")
-    quirks.add_argument(
-        "--page-cap",
-        type=_page_cap,
-        default=MAX_PAGE_SIZE,
-        metavar="N",
-        help=f"the most records one page holds, whatever the client asks (default: {MAX_PAGE_SIZE}, "
-        "the service's)",
-    )
+    _number(
+        quirks, "--page-cap", _page_cap, MAX_PAGE_SIZE, "N",
+        "the most records one page holds, whatever the client asks", "the service's",
+    )  # fmt: skip
     quirks.add_argument(
         "--cursor",
         choices=("exclusive", "inclusive"),
@@ -173,30 +187,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="how a JSON answer says 'no more records': [] (default), {}, \"\" (an empty JSON "
         "string), or empty (no body at all). Quote it in the shell: --empty-page '{}'",
     )
-    quirks.add_argument(
-        "--bounce-delay",
-        type=_seconds,
-        default=0.0,
-        metavar="SECONDS",
-        help="wait SECONDS before every bounce answer, after the page was read, as a slow service "
-        "does (default: 0)",
-    )
+    _number(
+        quirks, "--bounce-delay", _seconds, 0.0, "SECONDS",
+        "wait SECONDS before every bounce answer, after the page was read, as a slow service does",
+    )  # fmt: skip
     cache = parser.add_argument_group("rendered-page cache")
-    cache.add_argument(
-        "--cache-pages",
-        type=_count,
-        default=CACHE_PAGES,
-        metavar="N",
-        help=f"how many rendered bounce pages are kept for clients that ask again (default: {CACHE_PAGES})",
-    )
-    cache.add_argument(
-        "--cache-mib",
-        type=_count,
-        default=CACHE_MIB,
-        metavar="MIB",
-        help=f"the most MiB those pages may take (default: {CACHE_MIB}); make both big enough to hold "
-        "every page of a run and a warm-up pass leaves nothing to render while a client is timed",
-    )
+    _number(
+        cache, "--cache-pages", _count, CACHE_PAGES, "N",
+        "how many rendered bounce pages are kept for clients that ask again",
+    )  # fmt: skip
+    _number(
+        cache, "--cache-mib", _count, CACHE_MIB, "MIB",
+        "the most MiB those pages may take; make both big enough to hold every page of a run, and "
+        "a warm-up pass leaves nothing to render while a client is timed",
+    )  # fmt: skip
     return parser
 
 

@@ -15,7 +15,7 @@ import threading
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Final, Literal
+from typing import TYPE_CHECKING, Final, Literal, TypeVar
 
 from .._service import BOUNCES, MAX_PAGE_SIZE, SCHEDULE
 from ._bounces import BounceLog, PageCache, render_page
@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ConnectionDropped", "Exchange", "MailkitEmulator", "Reply", "RequestRecord"]
 
+T = TypeVar("T")
 Cursor = Literal["exclusive", "inclusive"]
 Handler = Callable[[Call], object]
 #: How one function is answered, once its call is authorized and counted.
@@ -341,25 +342,16 @@ class MailkitEmulator:
     @property
     def unsubscribes(self) -> list[UnsubscribeRecord]:
         """Every processed unsubscribe, oldest first (temporary ones carry `pause_days`)."""
-        with self._lock:
-            return list(self._state.unsubscribes)
+        return self._locked(lambda: list(self._state.unsubscribes))
 
     @property
     def revalidations(self) -> list[RevalidationRecord]:
-        with self._lock:
-            return list(self._state.revalidations)
+        return self._locked(lambda: list(self._state.revalidations))
 
     @property
     def requests(self) -> Counter[str]:
         """Requests received per function, every one counted (faulted, refused or not)."""
-        with self._lock:
-            return Counter(self._requests)
-
-    @property
-    def processed(self) -> Counter[str]:
-        """Requests per function whose logic actually ran (state may have changed)."""
-        with self._lock:
-            return Counter(self._processed)
+        return self._locked(lambda: Counter(self._requests))
 
     @property
     def schedule_calls(self) -> int:
@@ -367,16 +359,14 @@ class MailkitEmulator:
         return self.requests[SCHEDULE]
 
     @property
-    def request_log(self) -> list[RequestRecord]:
-        """The last requests received (`log_size` of them), oldest first."""
-        with self._lock:
-            return list(self._log)
+    def processed(self) -> Counter[str]:
+        """Requests per function whose logic actually ran (state may have changed)."""
+        return self._locked(lambda: Counter(self._processed))
 
     @property
-    def errors(self) -> list[BaseException]:
-        """Exceptions raised by registered handlers (answered as HTTP 500)."""
-        with self._lock:
-            return list(self._errors)
+    def request_log(self) -> list[RequestRecord]:
+        """The last requests received (`log_size` of them), oldest first."""
+        return self._locked(lambda: list(self._log))
 
     def reset_requests(self) -> None:
         """Forget the request counters and log (the account's state stays)."""
@@ -384,6 +374,11 @@ class MailkitEmulator:
             self._requests.clear()
             self._processed.clear()
             self._log.clear()
+
+    @property
+    def errors(self) -> list[BaseException]:
+        """Exceptions raised by registered handlers (answered as HTTP 500)."""
+        return self._locked(lambda: list(self._errors))
 
     @property
     def bounce_count(self) -> int:
@@ -404,6 +399,11 @@ class MailkitEmulator:
         """Records with ID > `after_id` as the JSON answer carries them (strings, or real-world forms)."""
         chunks = self._bounces.select(after_id + 1, message_id, send_id, limit)
         return [segment.record(index) for segment, indices in chunks for index in indices]
+
+    def _locked(self, read: Callable[[], T]) -> T:
+        """`read()` under the lock: a copy no request changes while a test looks at it."""
+        with self._lock:
+            return read()
 
     def _address(self, email_or_id: str | int) -> str:
         found = self._state.find(email_or_id)
@@ -431,13 +431,7 @@ class MailkitEmulator:
     # -- the core ------------------------------------------------------------------------------------
 
     def receive(
-        self,
-        method: str,
-        path: str,
-        headers: Mapping[str, str],
-        body: bytes,
-        *,
-        peer: str = "127.0.0.1",
+        self, method: str, path: str, headers: Mapping[str, str], body: bytes, *, peer: str = "127.0.0.1"
     ) -> Exchange:
         """Parse and count one HTTP request, and pick its scripted fault (without running it)."""
         wire = wire_for_path(path)
@@ -466,13 +460,7 @@ class MailkitEmulator:
         return Exchange(record, lambda: self._process(call, record))
 
     async def handle(
-        self,
-        method: str,
-        path: str,
-        headers: Mapping[str, str],
-        body: bytes,
-        *,
-        peer: str = "127.0.0.1",
+        self, method: str, path: str, headers: Mapping[str, str], body: bytes, *, peer: str = "127.0.0.1"
     ) -> Reply:
         """The whole exchange for other adapters (ASGI, aiohttp...): scripted delays are slept with
         anyio; a dropped or refused connection raises `ConnectionDropped`; a truncated answer

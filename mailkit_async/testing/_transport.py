@@ -15,7 +15,7 @@ import anyio
 import httpx
 
 from ._exchange import Deliver, R
-from ._faults import Drop, Pause, Refuse, reason
+from ._faults import Drop, Pause, Refuse, Send, reason
 
 __all__ = ["EmulatorTransport"]
 
@@ -74,40 +74,29 @@ def _response(action: Deliver, read_timeout: float | None, request: httpx.Reques
         return httpx.Response(
             reply.status, headers=headers, content=reply.body, request=request, extensions=extensions
         )
-    stream = _FaultyBody(reply.body, send.chunk or _CHUNK, send.interval, read_timeout, request, cut=send.cut)
+    stream = _FaultyBody(reply.body, send, read_timeout, request)
     return httpx.Response(
         reply.status, headers=headers, stream=stream, request=request, extensions=extensions
     )
 
 
 class _FaultyBody(httpx.AsyncByteStream):
-    """A body sent `chunk` bytes at a time, `interval` apart; cut short after `cut` bytes."""
+    """A body sent as `send` says: `chunk` bytes at a time, `interval` apart; cut after `cut` bytes."""
 
-    def __init__(
-        self,
-        body: bytes,
-        chunk: int,
-        interval: float,
-        read_timeout: float | None,
-        request: httpx.Request,
-        *,
-        cut: int | None = None,
-    ) -> None:
-        self._body = body
-        self._chunk = chunk
-        self._interval = interval
+    def __init__(self, body: bytes, send: Send, read_timeout: float | None, request: httpx.Request) -> None:
+        self._body = memoryview(body)
+        self._send = send
         self._read_timeout = read_timeout
         self._request = request
-        self._cut = cut
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        view = memoryview(self._body)
-        end = len(view) if self._cut is None else min(self._cut, len(view))
-        for offset in range(0, end, self._chunk):
-            if offset and self._interval:
-                await _wait(self._interval, self._read_timeout, self._request)
-            yield bytes(view[offset : min(offset + self._chunk, end)])
-        if self._cut is not None and end < len(view):
+        view, send = self._body, self._send
+        end = len(view) if send.cut is None else min(send.cut, len(view))
+        for offset in range(0, end, send.chunk or _CHUNK):
+            if offset and send.interval:
+                await _wait(send.interval, self._read_timeout, self._request)
+            yield bytes(view[offset : min(offset + (send.chunk or _CHUNK), end)])
+        if end < len(view):
             raise httpx.RemoteProtocolError(
                 "peer closed connection without sending complete message body "
                 f"(received {end} bytes, expected {len(view)})",

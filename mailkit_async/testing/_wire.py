@@ -104,13 +104,17 @@ _json_encoder: Final = msgspec.json.Encoder()
 
 
 class Wire:
-    """One protocol's reading and writing; `JSON` and `XMLRPC` are the two."""
+    """One protocol's reading and writing; `JSON` and `XMLRPC` are the two. `separator` is what
+    stands between two records of a page."""
 
-    name: Protocol
-    path: str
-    content_type: str
-    #: What stands between two records of a page.
-    separator: str
+    def __init__(self, name: Protocol, path: str, content_type: str, separator: str) -> None:
+        self.name: Protocol = name
+        self.path = path
+        self.content_type = content_type
+        self.separator = separator
+
+    def __repr__(self) -> str:
+        return f"<{self.name} wire>"
 
     def parse(self, body: bytes) -> Call:
         """The request in `body`. Raises `BadRequest` when it is not one of this protocol."""
@@ -144,11 +148,6 @@ class Wire:
 
 
 class _Json(Wire):
-    name: Protocol = "json"
-    path = JSON_PATH
-    content_type = JSON_CONTENT_TYPE
-    separator = ","
-
     def parse(self, body: bytes) -> Call:
         """`{"function": ..., "id": ..., "md5": ..., "parameters": {...}}`."""
         try:
@@ -192,11 +191,6 @@ class _Json(Wire):
 
 
 class _XmlRpc(Wire):
-    name: Protocol = "xmlrpc"
-    path = XMLRPC_PATH
-    content_type = XMLRPC_CONTENT_TYPE
-    separator = ""
-
     def parse(self, body: bytes) -> Call:
         """A `methodCall` (stdlib parser; DTDs and entity declarations refused first)."""
         if b"<!" in body:
@@ -248,8 +242,8 @@ class _XmlRpc(Wire):
 
 _UTF8_DECLARATION: Final = _XML_HEAD.rstrip("\n").encode()
 
-JSON: Final[Wire] = _Json()
-XMLRPC: Final[Wire] = _XmlRpc()
+JSON: Final[Wire] = _Json("json", JSON_PATH, JSON_CONTENT_TYPE, ",")
+XMLRPC: Final[Wire] = _XmlRpc("xmlrpc", XMLRPC_PATH, XMLRPC_CONTENT_TYPE, "")
 WIRES: Final[Mapping[Protocol, Wire]] = {"json": JSON, "xmlrpc": XMLRPC}
 
 
