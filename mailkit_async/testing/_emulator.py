@@ -282,8 +282,8 @@ class MailkitEmulator(Account):
     def _logic_route(self, logic: Logic) -> Route:
         def route(call: Call, wire: Wire) -> Reply:
             with self._lock:
-                value = logic(self._state, call.params, call.protocol, self.now())
-            return self._reply(wire, wire.write(value))
+                answer = logic(self._state, call.params, self.now())
+            return self._reply(wire, wire.answer(answer))
 
         return route
 

@@ -31,6 +31,7 @@ from .._service import (
 
 __all__ = [
     "JSON",
+    "Answer",
     "WIRES",
     "XMLRPC",
     "BadRequest",
@@ -91,6 +92,14 @@ class Call:
 
 
 @dataclasses.dataclass(frozen=True)
+class Answer:
+    """What a function answers, in the shape each protocol's documentation page prints it."""
+
+    json: object
+    xmlrpc: object
+
+
+@dataclasses.dataclass(frozen=True)
 class IntHole:
     """An integer a page fills in per record: `marker` stands for it in the written record, and
     `widest` is the largest it takes (XML-RPC tags it `<i4>` or `<i8>` by that)."""
@@ -122,6 +131,10 @@ class Wire:
 
     def write(self, value: object) -> bytes:
         """An answer carrying `value` (dicts, lists, strings, ints...)."""
+        raise NotImplementedError
+
+    def answer(self, answer: Answer) -> bytes:
+        """A function's answer, in this protocol's shape."""
         raise NotImplementedError
 
     def refusal(self, text: str) -> bytes:
@@ -168,6 +181,9 @@ class _Json(Wire):
     def write(self, value: object) -> bytes:
         return _json_encoder.encode(value)
 
+    def answer(self, answer: Answer) -> bytes:
+        return self.write(answer.json)
+
     def refusal(self, text: str) -> bytes:
         return self.write({"error_status": 1, "error": text})
 
@@ -213,6 +229,9 @@ class _XmlRpc(Wire):
         _pretty(value, 3, out)
         out.append("  </param>\n </params>\n</methodResponse>\n")
         return "".join(out).encode()
+
+    def answer(self, answer: Answer) -> bytes:
+        return self.write(answer.xmlrpc)
 
     def refusal(self, text: str) -> bytes:
         return self.write(text)
