@@ -91,13 +91,15 @@ class Exchange:
     def play(self) -> Iterator[Action]:
         """The medium's part of the steps. Stop iterating (a client that gave up during a pause)
         and the steps after it never happen: a request paused before processing stays unprocessed."""
-        steps = self.steps
+        steps, fault = self.steps, self.record.fault
+        answered = DROP not in steps  # a dropped connection answers no status
         reply = None
         for step in steps:
             if isinstance(step, (Process, Replace)):
-                fault = self.record.fault
-                reply = _fault_reply(fault) if isinstance(step, Replace) and fault else self._answer()
-                if DROP not in steps:
+                reply = (
+                    _fault_reply(fault) if fault is not None and isinstance(step, Replace) else self._answer()
+                )
+                if answered:
                     self.record.status = reply.status
             elif isinstance(step, Send):
                 assert reply is not None, "a Send follows the step that makes the reply"

@@ -19,16 +19,18 @@ from typing import Final, Literal
 __all__ = [
     "DROP",
     "NORMAL",
-    "PROCESS",
-    "REFUSE",
-    "REPLACE",
+    "Drop",
     "Fault",
     "FaultKind",
     "FaultPlan",
     "FaultRule",
     "Pause",
+    "Process",
+    "Refuse",
+    "Replace",
     "Send",
     "Step",
+    "reason",
 ]
 
 FaultKind = Literal["status", "body", "drop", "connect", "delay", "slow_body", "truncate"]
