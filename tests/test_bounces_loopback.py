@@ -14,7 +14,7 @@ import pytest
 from _pool import checked_out
 
 from mailkit_async import Mailkit, RetryPolicy
-from mailkit_async.testing import Fault, MailkitEmulator
+from mailkit_async.testing import EmulatorProcess, Fault, MailkitEmulator
 
 pytestmark = pytest.mark.anyio
 
@@ -137,27 +137,15 @@ anyio.run(main, sys.argv[1], sys.argv[2])
 
 def _stream_in_child(records: int, protocol: str) -> tuple[int, int]:
     """Serve `records` from an emulator process; stream them in another; (count, peak bytes)."""
-    server = subprocess.Popen(
-        [
-            sys.executable, "-m", "mailkit_async.testing", "--port", "0", "--records", str(records),
-            "--client-id", "1", "--client-md5", "memory-md5",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )  # fmt: skip
-    try:
-        assert server.stdout is not None
-        line = server.stdout.readline()
-        url = line[line.index("http://") :].strip()
+    with EmulatorProcess(
+        "--port", "0", "--records", str(records), "--client-id", "1", "--client-md5", "memory-md5"
+    ) as server:  # fmt: skip
         out = subprocess.run(
-            [sys.executable, "-c", _STREAM, url, protocol],
+            [sys.executable, "-c", _STREAM, server.url, protocol],
             capture_output=True, text=True, timeout=600, check=True,
         )  # fmt: skip
         count, peak = map(int, out.stdout.split())
         return count, peak
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 @pytest.mark.slow

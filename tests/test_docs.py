@@ -98,7 +98,9 @@ def test_the_source_says_what_it_returns() -> None:
     assert "Returns:" in (inspect.getdoc(mailkit_async.dlt.mailkit_source) or "")
 
 
-@pytest.mark.parametrize("owner", [mailkit_async.RateLimit, mailkit_async.RetryPolicy])
+@pytest.mark.parametrize(
+    "owner", [mailkit_async.RateLimit, mailkit_async.RetryPolicy, mailkit_async.testing.EmulatorProcess]
+)
 def test_help_on_the_policies_lists_every_parameter_and_what_is_raised(owner: type) -> None:
     doc = inspect.getdoc(owner) or ""
     for parameter in inspect.signature(owner).parameters:

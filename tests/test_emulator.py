@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from mailkit_async.testing import Fault, MailkitEmulator, MassSendError
+from mailkit_async.testing import EmulatorProcess, Fault, MailkitEmulator, MassSendFailure
 
 pytest_plugins = ["pytester"]
 
@@ -282,7 +282,7 @@ async def test_results_with_errors_match_the_documented_forms(
     emu.set_mass_results(
         7,
         [
-            MassSendError(
+            MassSendFailure(
                 1, "url return null", "mail@mail.cz", "2015-05-13 09:43:50", 123456789, 12345, 123456789
             )
         ],
@@ -1116,10 +1116,6 @@ async def test_server_survives_clients_that_leave_mid_answer() -> None:
 
 def test_command_line_serves_in_the_foreground() -> None:
     import os
-    import signal
-    import subprocess
-    import sys
-    import threading
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[1]
@@ -1127,44 +1123,62 @@ def test_command_line_serves_in_the_foreground() -> None:
         **os.environ,
         "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")])),
     }
-    command = [
-        sys.executable,
-        "-m",
-        "mailkit_async.testing",
-        "--port",
-        "0",
-        "--records",
-        "50",
-        "--protocol-neutral",
-    ]
-    command += ["--client-id", "9", "--client-md5", "cli-secret", "--gap-every", "4"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
-    watchdog = threading.Timer(20, process.kill)
-    watchdog.start()
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        match = re.fullmatch(r"listening on (http://127\.0\.0\.1:\d+)\n", line)
-        assert match, line
+    args = ["--port", "0", "--records", "50", "--protocol-neutral"]
+    args += ["--client-id", "9", "--client-md5", "cli-secret", "--gap-every", "4"]
+    with EmulatorProcess(*args, env=env, start_timeout=20) as process:
+        assert re.fullmatch(r"http://127\.0\.0\.1:\d+", process.url), process.url
         envelope = {
             "function": BOUNCES,
             "id": 9,
             "md5": "cli-secret",
             "parameters": {"ID_undelivered_log": 40},
         }
-        records = httpx.post(f"{match[1]}/json.fcgi", json=envelope).json()
+        records = httpx.post(f"{process.url}/json.fcgi", json=envelope).json()
         ids = [1 + i + i // 4 for i in range(50)]  # a gap after every 4 records
         assert [r["ID_UNDELIVERED_LOG"] for r in records] == [str(i) for i in ids if i > 40]
         assert all("<" not in r["TEXT_STATUS"] for r in records)
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(10) == 0
-    finally:
-        watchdog.cancel()
-        process.kill()
-        process.wait()
-        for stream in (process.stdout, process.stderr):
-            if stream is not None:
-                stream.close()
+        assert process.stop() == 0  # SIGTERM: a clean exit
+
+
+def test_the_listening_line_is_read_as_it_is_printed() -> None:
+    from mailkit_async.testing._process import listening_line, parse_listening_line
+
+    for url in ("http://127.0.0.1:8025", "http://[::1]:40123"):
+        assert parse_listening_line(listening_line(url) + "\n") == url
+    assert parse_listening_line("Traceback (most recent call last):\n") is None
+    assert parse_listening_line("") is None
+
+
+def test_an_emulator_process_that_cannot_start_says_so() -> None:
+    child = EmulatorProcess("--port", "-1", quiet=True)
+    with pytest.raises(RuntimeError, match="did not start"):
+        child.start()
+    assert child.returncode == 2  # bad usage, and nothing left running
+    with pytest.raises(RuntimeError, match="not running"):
+        child.url  # noqa: B018
+
+
+def test_the_command_line_has_what_the_benchmarks_need() -> None:
+    from mailkit_async.testing.__main__ import build_emulator, build_parser
+
+    words = ["--records", "30", "--no-extra-fields", "--subscriber", "a@example.com"]
+    words += ["--subscriber", "b@example.com", "--bounce-delay", "0.25", "--cache-pages", "4096"]
+    emu = build_emulator(build_parser().parse_args([*words, "--cache-mib", "2048"]))
+    assert [emu.subscriber(e) is not None for e in ("a@example.com", "b@example.com")] == [True, True]
+    assert not emu.is_unsubscribed("a@example.com")
+    assert (emu.page_cache.max_entries, emu.page_cache.max_bytes) == (4096, 2048 * 2**20)
+    (rule,) = emu.faults.rules
+    assert (rule.fault, rule.function, rule.remaining) == (
+        Fault.delay(0.25).after_processing(),
+        BOUNCES,
+        None,
+    )
+    assert emu.bounce_count == 30 and "BOUNCE_CAT" not in emu.bounce_records(0, limit=1)[0]
+    plain = build_emulator(build_parser().parse_args([]))
+    assert not plain.faults.rules and plain.subscriber("a@example.com") is None
+    assert (plain.page_cache.max_entries, plain.page_cache.max_bytes) == (8, 96 * 2**20)
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--bounce-delay", "-1"])
 
 
 def test_importing_the_plugin_loads_no_emulator() -> None:

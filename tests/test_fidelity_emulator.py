@@ -106,3 +106,38 @@ def test_a_single_object_page_and_a_blank_page_are_served_as_such() -> None:
 def test_the_emulator_refuses_an_unknown_encoding() -> None:
     with pytest.raises(LookupError):
         MailkitEmulator(xml_encoding="no-such-codec")
+
+
+# What each protocol must escape in a text: a quote, a backslash, a newline, a control character
+# (XML 1.0 carries no control character but tab, newline and carriage return), and XML's specials.
+ESCAPED = {
+    "json": 'smtp; 550 "no such user" C:\\mail\\box\nline two\x01\x1f <{email}> & more',
+    "xmlrpc": 'smtp; 550 "no such user" C:\\mail\\box\nline two\tend <{email}> & more',
+}
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_a_text_that_needs_escaping_round_trips(anyio_backend: str, protocol: str) -> None:
+    emu = MailkitEmulator(1, MD5, page_cap=4)
+    emu.seed_bounces(9, texts=[ESCAPED[protocol], "plain"], extra_fields=True)
+    expected = emu.bounce_records(0, limit=100)
+    with emu.serve() as server:
+        async with client(server.url, protocol) as mk:
+            got = [b async for b in mk.report.raw.bounces()]
+    assert [b.undelivered_log_id for b in got] == list(emu.bounce_ids())
+    texts = [b.text_status for b in got]
+    assert texts == [raw["TEXT_STATUS"] for raw in expected]
+    # The escaped text was served, and came back to the character, its address filled in.
+    assert any(b.text_status == ESCAPED[protocol].replace("{email}", b.email) for b in got)
+
+
+def test_a_page_with_such_a_text_is_valid_json() -> None:
+    import json
+
+    emu = MailkitEmulator(1, MD5)
+    emu.seed_bounces(3, texts=[ESCAPED["json"]])
+    call = {"function": "mailkit.report.raw.bounces", "id": 1, "md5": MD5}
+    page = json.loads(emu.receive("POST", "/json.fcgi", {}, json.dumps(call).encode()).respond().body)
+    assert [record["TEXT_STATUS"] for record in page] == [
+        ESCAPED["json"].replace("{email}", record["EMAIL"]) for record in page
+    ]

@@ -12,13 +12,14 @@ import re
 import shlex
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+
+from mailkit_async.testing import EmulatorProcess
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -45,26 +46,10 @@ def _emulator(env: dict[str, str]) -> Iterator[str]:
     assert words[:3] == ["python", "-m", "mailkit_async.testing"], words
     port = words.index("--port")
     words[port + 1] = "0"
-    process = subprocess.Popen(
-        [sys.executable, *words[1:]], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True
-    )
-    watchdog = threading.Timer(120, process.kill)
-    watchdog.start()
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        match = re.fullmatch(r"listening on (http://127\.0\.0\.1:\d+)\n", line)
-        assert match, line
-        yield match[1]
-        process.terminate()
-        assert process.wait(10) == 0
-    finally:
-        watchdog.cancel()
-        process.kill()
-        process.wait()
-        for stream in (process.stdout, process.stderr):
-            if stream is not None:
-                stream.close()
+    with EmulatorProcess(*words[3:], env=env, start_timeout=120) as process:
+        assert re.fullmatch(r"http://127\.0\.0\.1:\d+", process.url), process.url
+        yield process.url
+        assert process.stop() == 0
 
 
 def _tour_env(url: str, base: dict[str, str]) -> dict[str, str]:

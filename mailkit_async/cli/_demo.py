@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import resource
-import subprocess
 import sys
 from collections.abc import Iterator
 
@@ -27,25 +26,19 @@ _CLIENT_MD5 = "emulator-demo"
 @contextlib.contextmanager
 def emulator_process(records: int) -> Iterator[str]:
     """Start `python -m mailkit_async.testing` and yield its base URL; stop it on exit."""
-    command = [
-        sys.executable, "-m", "mailkit_async.testing",
+    from ..testing import EmulatorProcess
+
+    child = EmulatorProcess(
         "--port", "0", "--records", str(records),
         "--client-id", str(_CLIENT_ID), "--client-md5", _CLIENT_MD5,
-    ]  # fmt: skip
-    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        quiet=True,
+    )  # fmt: skip
     try:
-        assert child.stdout is not None
-        line = child.stdout.readline()
-        if "http://" not in line:
-            raise MailkitError(f"the emulator did not start (it said {line.strip()!r})")
-        yield line[line.index("http://") :].strip()
-    finally:
-        child.terminate()
-        try:
-            child.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
+        child.start()
+    except RuntimeError as error:
+        raise MailkitError(str(error)) from None
+    with child:
+        yield child.url
 
 
 async def run_demo(args: argparse.Namespace) -> int:

@@ -9,6 +9,8 @@ emu.faults.add(Fault.status(503, retry_after=1), function="mailkit.report.raw.bo
 http = httpx.AsyncClient(transport=emu.transport())  # in-process
 with emu.serve() as server:                            # or real HTTP/1.1 on loopback
     ...
+with EmulatorProcess("--records", "1000") as child:   # or in a process of its own
+    ...
 ```
 Names load lazily, so importing this package (as the pytest plugin does) costs almost nothing.
 """
@@ -19,13 +21,15 @@ import importlib
 from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
-    from ._emulator import ConnectionDropped, Exchange, MailkitEmulator, Reply, RequestRecord
+    from ._emulator import MailkitEmulator
+    from ._exchange import ConnectionDropped, Exchange, Reply, RequestRecord
     from ._faults import Fault, FaultPlan, FaultRule
+    from ._process import EmulatorProcess
     from ._scenarios import seed_tour
     from ._server import EmulatorServer
     from ._state import (
         Campaign,
-        MassSendError,
+        MassSendFailure,
         RevalidationRecord,
         ScheduledSend,
         Subscriber,
@@ -38,6 +42,7 @@ __all__ = [
     "Call",
     "Campaign",
     "ConnectionDropped",
+    "EmulatorProcess",
     "EmulatorServer",
     "EmulatorTransport",
     "Exchange",
@@ -45,7 +50,7 @@ __all__ = [
     "FaultPlan",
     "FaultRule",
     "MailkitEmulator",
-    "MassSendError",
+    "MassSendFailure",
     "Reply",
     "RequestRecord",
     "RevalidationRecord",
@@ -58,17 +63,18 @@ __all__ = [
 _HOMES: Final = {
     "Call": "._wire",
     "Campaign": "._state",
-    "ConnectionDropped": "._emulator",
+    "ConnectionDropped": "._exchange",
+    "EmulatorProcess": "._process",
     "EmulatorServer": "._server",
     "EmulatorTransport": "._transport",
-    "Exchange": "._emulator",
+    "Exchange": "._exchange",
     "Fault": "._faults",
     "FaultPlan": "._faults",
     "FaultRule": "._faults",
     "MailkitEmulator": "._emulator",
-    "MassSendError": "._state",
-    "Reply": "._emulator",
-    "RequestRecord": "._emulator",
+    "MassSendFailure": "._state",
+    "Reply": "._exchange",
+    "RequestRecord": "._exchange",
     "RevalidationRecord": "._state",
     "ScheduledSend": "._state",
     "Subscriber": "._state",

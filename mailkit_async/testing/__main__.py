@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, cast
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from .._service import JSON_PATH, MAX_PAGE_SIZE, XMLRPC_PATH
+from ._bounces import CACHE_MIB, CACHE_PAGES
+from ._process import listening_line
 
 if TYPE_CHECKING:
-    from ._bounces import EmptyPage
+    from ._emulator import MailkitEmulator
+    from ._wire import EmptyPage
 
 _EPILOG = """\
 Point a client at it with the printed URL and the accepted credentials:
@@ -33,6 +36,9 @@ cannot be bound.
 """
 
 
+N = TypeVar("N", int, float)
+
+
 def _ids(text: str) -> list[int]:
     try:
         values = [int(part) for part in text.split(",") if part.strip()]
@@ -43,14 +49,23 @@ def _ids(text: str) -> list[int]:
     return values
 
 
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError("expected 0 or more")
-    return value
+def _not_negative(convert: Callable[[str], N], what: str) -> Callable[[str], N]:
+    """An argument type: `convert`ed, 0 or more (NaN refused too)."""
+
+    def read(text: str) -> N:
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, not {text!r}") from None
+        if not value >= 0:
+            raise argparse.ArgumentTypeError("expected 0 or more")
+        return value
+
+    return read
+
+
+_count = _not_negative(int, "a whole number")
+_seconds = _not_negative(float, "seconds")
 
 
 def _page_cap(text: str) -> int:
@@ -61,6 +76,22 @@ def _page_cap(text: str) -> int:
 
 
 _EMPTY_PAGES = {"[]": "[]", "{}": "{}", '""': '""', "empty": ""}
+
+
+def _number(
+    group: argparse._ArgumentGroup,
+    option: str,
+    kind: Callable[[str], N],
+    default: N,
+    metavar: str,
+    what: str,
+    note: str = "",
+) -> None:
+    """An option that takes a number; its help ends with the default."""
+    default_text = f"{default}, {note}" if note else f"{default}"
+    group.add_argument(
+        option, type=kind, default=default, metavar=metavar, help=f"{what} (default: {default_text})"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -94,6 +125,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="what the account holds besides its defaults: 'tour' seeds what the README's tour "
         "calls (default: none; see below)",
     )
+    account.add_argument(
+        "--subscriber",
+        action="append",
+        metavar="EMAIL",
+        help="put EMAIL in the address book, subscribed; repeat it for more (default: none)",
+    )
     bounces = parser.add_argument_group("bounce records (mailkit.report.raw.bounces)")
     bounces.add_argument(
         "--records",
@@ -102,20 +139,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="seed N deterministic bounce records, IDs from 1 (default: 0, or 2500 with --scenario tour)",
     )
-    bounces.add_argument(
-        "--message-ids",
-        type=_ids,
-        default=[12345],
-        metavar="ID,ID...",
-        help="campaign IDs the records cycle through (default: 12345)",
-    )
-    bounces.add_argument(
-        "--send-ids",
-        type=_ids,
-        default=[123456],
-        metavar="ID,ID...",
-        help="send IDs the records cycle through (default: 123456)",
-    )
+    for option, default, what in (("--message-ids", 12345, "campaign"), ("--send-ids", 123456, "send")):
+        bounces.add_argument(
+            option,
+            type=_ids,
+            default=[default],
+            metavar="ID,ID...",
+            help=f"{what} IDs the records cycle through (default: {default})",
+        )
     bounces.add_argument(
         "--gap-every",
         type=_count,
@@ -137,14 +168,10 @@ def build_parser() -> argparse.ArgumentParser:
         "pages carry the same information, for comparing the protocols (default: off)",
     )
     quirks = parser.add_argument_group("the service's behaviour")
-    quirks.add_argument(
-        "--page-cap",
-        type=_page_cap,
-        default=MAX_PAGE_SIZE,
-        metavar="N",
-        help=f"the most records one page holds, whatever the client asks (default: {MAX_PAGE_SIZE}, "
-        "the service's)",
-    )
+    _number(
+        quirks, "--page-cap", _page_cap, MAX_PAGE_SIZE, "N",
+        "the most records one page holds, whatever the client asks", "the service's",
+    )  # fmt: skip
     quirks.add_argument(
         "--cursor",
         choices=("exclusive", "inclusive"),
@@ -160,12 +187,28 @@ def build_parser() -> argparse.ArgumentParser:
         help="how a JSON answer says 'no more records': [] (default), {}, \"\" (an empty JSON "
         "string), or empty (no body at all). Quote it in the shell: --empty-page '{}'",
     )
+    _number(
+        quirks, "--bounce-delay", _seconds, 0.0, "SECONDS",
+        "wait SECONDS before every bounce answer, after the page was read, as a slow service does",
+    )  # fmt: skip
+    cache = parser.add_argument_group("rendered-page cache")
+    _number(
+        cache, "--cache-pages", _count, CACHE_PAGES, "N",
+        "how many rendered bounce pages are kept for clients that ask again",
+    )  # fmt: skip
+    _number(
+        cache, "--cache-mib", _count, CACHE_MIB, "MIB",
+        "the most MiB those pages may take; make both big enough to hold every page of a run, and "
+        "a warm-up pass leaves nothing to render while a client is timed",
+    )  # fmt: skip
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def build_emulator(args: argparse.Namespace) -> MailkitEmulator:
+    """The emulator the parsed command line describes."""
+    from .._service import BOUNCES
     from ._emulator import MailkitEmulator
+    from ._faults import Fault
     from ._scenarios import TOUR_BOUNCES, seed_tour
 
     emulator = MailkitEmulator(
@@ -175,6 +218,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         cursor=args.cursor,
         empty_page=cast("EmptyPage", _EMPTY_PAGES[args.empty_page]),
     )
+    emulator.page_cache.max_entries = args.cache_pages
+    emulator.page_cache.max_bytes = args.cache_mib * 2**20
     if args.records:
         emulator.seed_bounces(
             args.records,
@@ -184,15 +229,26 @@ def main(argv: Sequence[str] | None = None) -> int:
             extra_fields=args.extra_fields and not args.protocol_neutral,
             plain=args.protocol_neutral,
         )
+    for email in args.subscriber or ():
+        emulator.add_subscriber(email)
     if args.scenario == "tour":
         seed_tour(emulator, bounces=0 if args.records else TOUR_BOUNCES)
+    if args.bounce_delay:
+        # After processing: the page is read, then the answer waits (once).
+        emulator.faults.add(Fault.delay(args.bounce_delay).after_processing(), times=None, function=BOUNCES)
+    return emulator
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    emulator = build_emulator(args)
     try:
         server = emulator.serve(args.host, args.port)
     except OSError as error:
         print(f"cannot listen on {args.host}:{args.port}: {error.strerror or error}", file=sys.stderr)
         return 1
 
-    print(f"listening on {server.url}", flush=True)
+    print(listening_line(server.url), flush=True)
     if args.scenario == "tour":
         # The default md5 is public (documented); one given on the command line is not echoed.
         md5 = "emulator" if args.client_md5 == "emulator" else "<your --client-md5>"

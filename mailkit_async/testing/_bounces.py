@@ -2,8 +2,9 @@
 
 Each record is a pure function of its position, so the log stores only how it was seeded (a few
 `BounceSegment`s) and finds a cursor's place by arithmetic, gaps included. Pages are rendered
-straight to bytes with per-record f-strings (hundreds of thousands of records a second) and the
-last few rendered pages are kept in a small LRU cache, since clients and benchmarks re-ask them.
+straight to bytes, one f-string per record around pieces the protocol's writer wrote once
+(hundreds of thousands of records a second), and the last few rendered pages are kept in a small
+LRU cache, since clients and benchmarks re-ask them.
 """
 
 from __future__ import annotations
@@ -12,30 +13,21 @@ import dataclasses
 import threading
 from collections import OrderedDict
 from collections.abc import Hashable, Iterator, Sequence
-from typing import Final, Literal
+from typing import Final
 
 import msgspec
 
-from .._service import MAX_PAGE_SIZE
-from ._wire import Protocol, escape, render_json, render_xmlrpc, scalar
+from ._wire import JSON, WIRES, EmptyPage, IntHole, Protocol, Wire
 
-__all__ = [
-    "MAX_PAGE",
-    "BounceLog",
-    "BounceSegment",
-    "EmptyPage",
-    "PageCache",
-    "render_page",
-]
+__all__ = ["CACHE_MIB", "CACHE_PAGES", "BounceLog", "BounceSegment", "EmptyPage", "PageCache", "render_page"]
 
-MAX_PAGE: Final = MAX_PAGE_SIZE
-EmptyPage = Literal["[]", "{}", '""', "", "\r\n"]
-"""How a page with no records is sent: JSON's forms, or ``"\r\n"``, a blank body over both protocols."""
+#: The page cache's default bounds: pages kept, and MiB they may take.
+CACHE_PAGES: Final = 8
+CACHE_MIB: Final = 96
 
 _EMAIL_ID_BASE: Final = 200_000_000
 _SEND_MESSAGE_ID_BASE: Final = 1_000_000_000
 _USER_LIST_BASE: Final = 12345
-_I4_MAX: Final = 2**31 - 1
 _GOLDEN: Final = 2654435761  # Knuth's multiplicative hash: cheap, deterministic variety
 
 
@@ -110,6 +102,7 @@ class BounceSegment:
     extra_fields: bool = False
     plain: bool = False
     real_world: bool = False
+    texts: tuple[str, ...] = ()
 
     def id_at(self, index: int) -> int:
         return self.start_id + index + (index // self.gap_every if self.gap_every else 0)
@@ -143,7 +136,7 @@ class BounceSegment:
 
     def record(self, index: int) -> dict[str, object]:
         """One record as the JSON answer carries it (strings, and with `real_world` its oddities)."""
-        body = _render(self, [index], "json").encode("latin-1")
+        body = _render(self, [index], JSON).encode("latin-1")
         record: dict[str, object] = msgspec.json.decode(body, type=dict[str, str])
         return _real_world(record, self.base + index) if self.real_world else record
 
@@ -204,6 +197,7 @@ class BounceLog:
         plain: bool,
         append: bool,
         real_world: bool = False,
+        texts: Sequence[str] = (),
     ) -> BounceLog:
         if count < 0 or gap_every < 0:
             raise ValueError("count and gap_every must be >= 0")
@@ -223,7 +217,9 @@ class BounceLog:
             (int(message_ids[k % len(message_ids)]), int(send_ids[k % len(send_ids)])) for k in range(width)
         )
         base = sum(segment.count for segment in kept)
-        segment = BounceSegment(first, count, gap_every, pairs, base, extra_fields, plain, real_world)
+        segment = BounceSegment(
+            first, count, gap_every, pairs, base, extra_fields, plain, real_world, tuple(texts)
+        )
         return BounceLog((*kept, segment), self.version + 1)
 
     def select(
@@ -269,100 +265,65 @@ class BounceLog:
                     yield segment.id_at(index)
 
 
-def _i4(value: int) -> str:
-    return scalar(value)
-
-
-def _member(name: str, element: str) -> str:
-    return f"<member><name>{name}</name><value>{element}</value></member>"
-
-
-# A record's text is cut into constant pieces around its five variable parts (text's address,
-# ID_EMAIL, EMAIL, ID_SEND_MESSGE, ID_UNDELIVERED_LOG); the pieces depend only on the record's
-# (pair, variant, domain) "combo", built once per page chunk, so each record costs one f-string.
+# A record is written once per (pair, variant, domain) "combo" by the protocol's own writer, with
+# markers where its five variable parts go (the address in its text, ID_EMAIL, EMAIL,
+# ID_SEND_MESSGE, ID_UNDELIVERED_LOG); cut at the markers, the pieces make each record of a page
+# one f-string, and the writer has escaped whatever the texts hold.
+_TEXT_HOLE, _ID_EMAIL_HOLE, _EMAIL_HOLE, _SEND_MESSAGE_HOLE, _LOG_HOLE = (chr(0xE000 + i) for i in range(5))
 _Pieces = tuple[str, str, str, str, str, str, bool]
 
 
-def _json_pieces(segment: BounceSegment, k: int, variant: _Variant, domain: int) -> _Pieces:
+def _fields(segment: BounceSegment, k: int, variant: _Variant, domain: int) -> dict[str, object]:
+    """A record of this combo, its variable parts left as markers, in the service's member order."""
     m, s = segment.pairs[k]
     name, mta = _DOMAINS[domain]
-    subjects = _PLAIN_SUBJECTS if segment.plain else _SUBJECTS
-    before, _, after = variant.text.partition("{email}")
-    has_email = "{email}" in variant.text
-    extra = (
-        f',"BOUNCE_CAT":"{variant.category}","UTM_CAMPAIGN":"campaign_{m}",'
-        f'"CAMPAIGN_NAME":"Newsletter {m}","SUBJECT":"{subjects[m % len(subjects)]}"'
-        if segment.extra_fields
-        else ""
-    )
-    status = f'","STATUS":"{variant.status}","ID_EMAIL":"'
-    return (
-        f'{{"ID_MESSAGE":"{m}","TEXT_STATUS":"{before}' + ("" if has_email else status),
-        f"{after}{status}" if has_email else "",
-        f'","ID_SEND":"{s}","EMAIL":"',
-        f'@{name}","ID_SEND_MESSGE":"',
-        f'","ID_USER_LIST":"{_USER_LIST_BASE + k}","REMOTE_MTA":"{mta if variant.remote else ""}",'
-        '"ID_UNDELIVERED_LOG":"',
-        f'","RECIPIENT_STATUS":"{variant.recipient_status}"{extra}}}',
-        has_email,
-    )
-
-
-def _xml_pieces(segment: BounceSegment, k: int, variant: _Variant, domain: int) -> _Pieces:
-    m, s = segment.pairs[k]
-    name, mta = _DOMAINS[domain]
-    subjects = _PLAIN_SUBJECTS if segment.plain else _SUBJECTS
-    before, _, after = (escape(part) for part in variant.text.partition("{email}"))
-    has_email = "{email}" in variant.text
     last_n = segment.base + segment.count
-    # The IDs that grow with the log: <i4> while they fit, <i8> past 2**31 - 1.
-    e_tag = "i4" if _EMAIL_ID_BASE + last_n <= _I4_MAX else "i8"
-    m_tag = "i4" if _SEND_MESSAGE_ID_BASE + last_n <= _I4_MAX else "i8"
-    l_tag = "i4" if segment.last_id <= _I4_MAX else "i8"
-    extra = (
-        _member("BOUNCE_CAT", scalar(variant.category))
-        + _member("UTM_CAMPAIGN", scalar(f"campaign_{m}"))
-        + _member("CAMPAIGN_NAME", scalar(f"Newsletter {m}"))
-        + _member("SUBJECT", scalar(subjects[m % len(subjects)]))
-        if segment.extra_fields
-        else ""
-    )
-    status = (
-        "</string></value></member>"
-        + _member("STATUS", scalar(variant.status))
-        + f"<member><name>ID_EMAIL</name><value><{e_tag}>"
-    )
-    return (
-        "<value><struct>"
-        + _member("ID_MESSAGE", _i4(m))
-        + f"<member><name>TEXT_STATUS</name><value><string>{before}"
-        + ("" if has_email else status),
-        f"{after}{status}" if has_email else "",
-        f"</{e_tag}></value></member>"
-        + _member("ID_SEND", _i4(s))
-        + "<member><name>EMAIL</name><value><string>",
-        f"@{name}</string></value></member><member><name>ID_SEND_MESSGE</name><value><{m_tag}>",
-        f"</{m_tag}></value></member>"
-        + _member("ID_USER_LIST", _i4(_USER_LIST_BASE + k))
-        + _member("REMOTE_MTA", scalar(mta if variant.remote else ""))
-        + f"<member><name>ID_UNDELIVERED_LOG</name><value><{l_tag}>",
-        f"</{l_tag}></value></member>"
-        + _member("RECIPIENT_STATUS", scalar(variant.recipient_status))
-        + f"{extra}</struct></value>\n",
-        has_email,
-    )
+    fields: dict[str, object] = {
+        "ID_MESSAGE": m,
+        "TEXT_STATUS": variant.text.replace("{email}", f"{_TEXT_HOLE}@{name}", 1),
+        "STATUS": variant.status,
+        # The IDs that grow with the log: <i4> while they fit, <i8> past 2**31 - 1.
+        "ID_EMAIL": IntHole(_ID_EMAIL_HOLE, _EMAIL_ID_BASE + last_n),
+        "ID_SEND": s,
+        "EMAIL": f"{_EMAIL_HOLE}@{name}",
+        "ID_SEND_MESSGE": IntHole(_SEND_MESSAGE_HOLE, _SEND_MESSAGE_ID_BASE + last_n),
+        "ID_USER_LIST": _USER_LIST_BASE + k,
+        "REMOTE_MTA": mta if variant.remote else "",
+        "ID_UNDELIVERED_LOG": IntHole(_LOG_HOLE, segment.last_id),
+        "RECIPIENT_STATUS": variant.recipient_status,
+    }
+    if segment.extra_fields:
+        subjects = _PLAIN_SUBJECTS if segment.plain else _SUBJECTS
+        fields["BOUNCE_CAT"] = variant.category
+        fields["UTM_CAMPAIGN"] = f"campaign_{m}"
+        fields["CAMPAIGN_NAME"] = f"Newsletter {m}"
+        fields["SUBJECT"] = subjects[m % len(subjects)]
+    return fields
 
 
-def _latin1(pieces: _Pieces) -> _Pieces:
-    # UTF-8 bytes held as Latin-1 characters: the page string stays one byte per character (no
-    # widening for "ř" or an en dash), and `.encode("latin-1")` turns it into the UTF-8 body as a copy.
-    a, b, c, d, e, f, has_email = (p.encode().decode("latin-1") if isinstance(p, str) else p for p in pieces)
-    return (str(a), str(b), str(c), str(d), str(e), str(f), bool(has_email))
+def _pieces(written: str) -> _Pieces:
+    """A written record cut at its markers. UTF-8 bytes are held as Latin-1 characters, so the
+    page string stays one byte per character (no widening for "ř" or an en dash), and
+    `.encode("latin-1")` turns it into the UTF-8 body as a copy."""
+    a, text_hole, rest = written.partition(_TEXT_HOLE)
+    b = ""
+    if text_hole:
+        b, _, rest = rest.partition(_ID_EMAIL_HOLE)
+    else:
+        a, _, rest = a.partition(_ID_EMAIL_HOLE)
+    c, _, rest = rest.partition(_EMAIL_HOLE)
+    d, _, rest = rest.partition(_SEND_MESSAGE_HOLE)
+    e, _, f = rest.partition(_LOG_HOLE)
+    a, b, c, d, e, f = (piece.encode().decode("latin-1") for piece in (a, b, c, d, e, f))
+    return a, b, c, d, e, f, bool(text_hole)
 
 
-def _render(segment: BounceSegment, indices: Sequence[int], protocol: Protocol) -> str:
+def _render(segment: BounceSegment, indices: Sequence[int], wire: Wire) -> str:
     variants = _PLAIN_VARIANTS if segment.plain else _VARIANTS
-    build = _json_pieces if protocol == "json" else _xml_pieces
+    if segment.texts:
+        variants = tuple(
+            dataclasses.replace(v, text=segment.texts[i % len(segment.texts)]) for i, v in enumerate(variants)
+        )
     n_variants, n_domains, n_names = len(variants), len(_DOMAINS), len(_NAMES)
     width = len(segment.pairs)
     combos: dict[int, _Pieces] = {}
@@ -379,27 +340,15 @@ def _render(segment: BounceSegment, indices: Sequence[int], protocol: Protocol) 
         key = (k * n_variants + vi) * n_domains + di
         pieces = combos.get(key)
         if pieces is None:
-            pieces = combos[key] = _latin1(build(segment, k, variants[vi], di))
-        a, b, c, d, e, f, has_email = pieces
+            pieces = combos[key] = _pieces(wire.record(_fields(segment, k, variants[vi], di)))
+        a, b, c, d, e, f, text_hole = pieces
         local = f"{names[n % n_names]}{n}"
         log_id = start_id + index + (index // gap if gap else 0)
-        if has_email:
-            append(
-                f"{a}{local}@{_DOMAINS[di][0]}{b}{_EMAIL_ID_BASE + n}{c}{local}{d}"
-                f"{_SEND_MESSAGE_ID_BASE + n}{e}{log_id}{f}"
-            )
+        if text_hole:
+            append(f"{a}{local}{b}{_EMAIL_ID_BASE + n}{c}{local}{d}{_SEND_MESSAGE_ID_BASE + n}{e}{log_id}{f}")
         else:
             append(f"{a}{_EMAIL_ID_BASE + n}{c}{local}{d}{_SEND_MESSAGE_ID_BASE + n}{e}{log_id}{f}")
-    return ("," if protocol == "json" else "").join(out)
-
-
-_XML_PAGE_HEAD: Final = (
-    '<?xml version="1.0" encoding="utf-8"?>\n<methodResponse>\n<params>\n<param>\n<value><array><data>\n'
-)
-_XML_PAGE_TAIL: Final = "</data></array></value>\n</param>\n</params>\n</methodResponse>\n"
-_XML_ONE_HEAD: Final = _XML_PAGE_HEAD.removesuffix("<value><array><data>\n")
-_XML_ONE_TAIL: Final = _XML_PAGE_TAIL.removeprefix("</data></array></value>\n")
-_EMPTY_JSON: Final[dict[str, bytes]] = {"[]": b"[]", "{}": b"{}", '""': b'""', "": b"", "\r\n": b"\r\n"}
+    return wire.separator.join(out)
 
 
 def render_page(
@@ -415,26 +364,19 @@ def render_page(
     """
     if not chunks and empty_page == "\r\n":
         return b"\r\n"
+    wire = WIRES[protocol]
     if any(segment.real_world for segment, _ in chunks):
         records: list[object] = [segment.record(index) for segment, indices in chunks for index in indices]
-        value = records[0] if single_object and len(records) == 1 else records
-        return render_json(value) if protocol == "json" else render_xmlrpc(value)
-    one = single_object and sum(len(indices) for _, indices in chunks) == 1
-    if protocol == "json":
-        if not chunks:
-            return _EMPTY_JSON[empty_page]
-        body = ",".join(_render(segment, indices, "json") for segment, indices in chunks)
-        return (body if one else f"[{body}]").encode("latin-1")
-    body = "".join(_render(segment, indices, "xmlrpc") for segment, indices in chunks)
-    if one:
-        return f"{_XML_ONE_HEAD}{body}{_XML_ONE_TAIL}".encode("latin-1")
-    return f"{_XML_PAGE_HEAD}{body}{_XML_PAGE_TAIL}".encode("latin-1")
+        return wire.write(records[0] if single_object and len(records) == 1 else records)
+    count = sum(len(indices) for _, indices in chunks)
+    body = wire.separator.join(_render(segment, indices, wire) for segment, indices in chunks)
+    return wire.page(body, count, empty_page, single_object).encode("latin-1")
 
 
 class PageCache:
     """A small thread-safe LRU of rendered page bodies, bounded in entries and in bytes."""
 
-    def __init__(self, max_entries: int = 8, max_bytes: int = 96 * 2**20) -> None:
+    def __init__(self, max_entries: int = CACHE_PAGES, max_bytes: int = CACHE_MIB * 2**20) -> None:
         self._lock = threading.Lock()
         self._pages: OrderedDict[Hashable, bytes] = OrderedDict()
         self._bytes = 0

@@ -1,52 +1,28 @@
 """`MailkitEmulator`: a stateful fake of the Mailkit API that speaks both wire protocols.
 
-The core is protocol- and transport-neutral: `receive()` parses and counts a request and picks its
-scripted fault, `Exchange.respond()` runs it. The in-process httpx transport and the loopback HTTP
-server are thin plug-ins that act the chosen fault out in their own medium.
+It is an `Account` (campaigns, address book, bounce log) that answers calls: `receive()` reads a
+request through its protocol's wire object, counts it, and picks its scripted fault; the
+`Exchange` it returns plays the fault's steps, which the in-process transport and the loopback
+server only act out. Every function, the bounce report included, is one route.
 """
 
 from __future__ import annotations
 
 import codecs
-import dataclasses
 import hmac
 import ipaddress
-import threading
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Final, Literal
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Literal
 
-import anyio
-
-from .._service import JSON_CONTENT_TYPE as JSON_TYPE
-from .._service import XMLRPC_CONTENT_TYPE as XML_TYPE
-from ._bounces import MAX_PAGE, BounceLog, EmptyPage, PageCache, render_page
-from ._faults import Fault, FaultPlan, reason
-from ._functions import FUNCTION_LOGIC, as_int
-from ._state import (
-    Campaign,
-    MassSendError,
-    RevalidationRecord,
-    ScheduledSend,
-    State,
-    Subscriber,
-    UnsubscribeRecord,
-)
-from ._wire import (
-    BOUNCES,
-    JSON_PATH,
-    RPC_PATH,
-    SCHEDULE,
-    BadRequest,
-    Call,
-    Protocol,
-    parse_json,
-    parse_xmlrpc,
-    render_json,
-    render_xmlrpc,
-    render_xmlrpc_fault,
-)
+from .._service import BOUNCES, MAX_PAGE_SIZE, SCHEDULE
+from ._account import DEFAULT_CAMPAIGNS, Account
+from ._bounces import render_page
+from ._exchange import ConnectionDropped, Exchange, Reply, RequestRecord, act_out, html_page
+from ._faults import FaultPlan
+from ._functions import FUNCTION_LOGIC, Logic, as_int
+from ._wire import WIRES, BadRequest, Call, EmptyPage, Wire, wire_for_path
 
 if TYPE_CHECKING:
     from ._server import EmulatorServer
@@ -56,98 +32,11 @@ __all__ = ["ConnectionDropped", "Exchange", "MailkitEmulator", "Reply", "Request
 
 Cursor = Literal["exclusive", "inclusive"]
 Handler = Callable[[Call], object]
-
-DEFAULT_CAMPAIGNS: Final = (1, 2, 3, 12345)
-DEFAULT_QUERIES: Final = (1, 123)
-DEFAULT_DELIVERY_FEEDS: Final = (1, 123, 1234)
-_DEFAULT_INFO: Final = {
-    1: "url return null",
-    2: "invalid email",
-    3: "missing email",
-    4: "missing mailinglist_id",
-    5: "invalid id_message",
-    6: "email is unsubscribed",
-    7: "missing sender address",
-    8: "invalid template file",
-}
+#: How one function is answered, once its call is authorized and counted.
+Route = Callable[[Call, Wire], Reply]
 
 
-class ConnectionDropped(ConnectionError):
-    """`MailkitEmulator.handle()`: the scripted fault closes the connection without an answer."""
-
-
-@dataclasses.dataclass(frozen=True)
-class Reply:
-    """An HTTP answer: status, headers (Content-Length is the plug-in's job) and body."""
-
-    status: int
-    headers: tuple[tuple[str, str], ...]
-    body: bytes
-
-
-@dataclasses.dataclass
-class RequestRecord:
-    """One request the emulator received, for tests that count or inspect calls.
-
-    `processed`: the function ran (its state may have changed). `status`: the HTTP status answered,
-    None while unanswered or when the connection was dropped. `params` never hold the md5."""
-
-    protocol: Protocol | None
-    function: str | None
-    params: Mapping[str, object]
-    peer: str
-    fault: Fault | None
-    processed: bool = False
-    status: int | None = None
-
-
-class Exchange:
-    """A received request on its way through: counted, its fault chosen; `respond()` runs it."""
-
-    def __init__(
-        self, emulator: MailkitEmulator, record: RequestRecord, call: Call | None, early: Reply | None
-    ) -> None:
-        self._emulator = emulator
-        self._call = call
-        self._early = early
-        self.record = record
-
-    @property
-    def fault(self) -> Fault | None:
-        return self.record.fault
-
-    def respond(self) -> Reply:
-        """The answer; runs the function unless a pre-processing fault stands in for it."""
-        fault = self.record.fault
-        if fault is not None and fault.before_processing:
-            reply = _fault_reply(fault)
-        else:
-            if self._early is not None:
-                reply = self._early
-            else:
-                assert self._call is not None
-                reply = self._emulator._process(self._call, self.record)
-            if fault is not None and fault.kind in ("status", "body"):
-                reply = _fault_reply(fault)
-        if fault is None or fault.kind not in ("drop", "connect"):
-            self.record.status = reply.status
-        return reply
-
-
-def _fault_reply(fault: Fault) -> Reply:
-    headers: list[tuple[str, str]] = [("Content-Type", fault.content_type)]
-    if fault.retry_after is not None:
-        headers.append(("Retry-After", fault.retry_after))
-    return Reply(fault.http_status, tuple(headers), fault.content)
-
-
-def _page(status: int, detail: str) -> Reply:
-    title = f"{status} {reason(status)}"
-    body = f"<html><head><title>{title}</title></head><body><h1>{detail}</h1></body></html>\n"
-    return Reply(status, (("Content-Type", "text/html"),), body.encode())
-
-
-class MailkitEmulator:
+class MailkitEmulator(Account):
     """A fake Mailkit account for tests, demos and benchmarks: JSON at ``/json.fcgi``, XML-RPC at
     ``/rpc.fcgi``, answering exactly like the documentation, quirks included.
 
@@ -191,7 +80,7 @@ class MailkitEmulator:
         client_id: int = 1,
         client_md5: str = "emulator",
         *,
-        page_cap: int = MAX_PAGE,
+        page_cap: int = MAX_PAGE_SIZE,
         cursor: Cursor = "exclusive",
         empty_page: EmptyPage = "[]",
         allowed_ips: Iterable[str] | None = None,
@@ -218,20 +107,16 @@ class MailkitEmulator:
         self.empty_page: EmptyPage = empty_page
         self._allowed: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] | None = None
         self.allowed_ips = allowed_ips
+        super().__init__(clock=clock, campaigns=campaigns)
         self.faults = FaultPlan(seed)
-        self.page_cache = PageCache()
-        self._lock = threading.RLock()
-        self._state = State(queries=set(DEFAULT_QUERIES), delivery_feeds=set(DEFAULT_DELIVERY_FEEDS))
-        self._bounces = BounceLog()
-        self._functions: dict[str, Handler] = {}
+        self._routes: dict[str, Route] = {
+            name: self._logic_route(logic) for name, logic in FUNCTION_LOGIC.items()
+        }
+        self._routes[BOUNCES] = self._bounce_page
         self._requests: Counter[str] = Counter()
         self._processed: Counter[str] = Counter()
         self._log: deque[RequestRecord] = deque(maxlen=log_size)
         self._errors: list[BaseException] = []
-        self._clock: Callable[[], datetime] = _utc_now
-        self.set_clock(clock)
-        for message_id in campaigns:
-            self.add_campaign(message_id)
 
     def __repr__(self) -> str:
         # Never the md5.
@@ -255,201 +140,18 @@ class MailkitEmulator:
             None if value is None else tuple(ipaddress.ip_network(ip, strict=False) for ip in value)
         )
 
-    def set_clock(self, clock: Callable[[], datetime] | datetime | None) -> None:
-        """The emulator's "now" (for past send dates): a callable, a fixed datetime, or None (real)."""
-        if clock is None:
-            self._clock = _utc_now
-        elif isinstance(clock, datetime):
-            fixed = _aware(clock)
-            self._clock = lambda: fixed
-        else:
-            self._clock = lambda: _aware(clock())
-
-    def now(self) -> datetime:
-        """The emulator's current time (aware, UTC)."""
-        return self._clock()
-
-    # -- seeding ---------------------------------------------------------------------------------
-
-    def add_campaign(
-        self,
-        message_id: int,
-        *,
-        subject: str = "",
-        template_id: int | None = None,
-        query_id: int | None = None,
-        delivery_feed_id: int | None = None,
-    ) -> None:
-        """Make campaign `message_id` known (replacing its settings; its scheduled sends stay)."""
-        with self._lock:
-            old = self._state.campaigns.get(message_id)
-            self._state.campaigns[message_id] = Campaign(
-                message_id,
-                subject or f"Campaign {message_id}",
-                template_id,
-                query_id,
-                delivery_feed_id,
-                delivery_feed_id is None,
-                old.sends if old is not None else [],
-            )
-
-    def add_query(self, query_id: int) -> None:
-        """Make a conditional-delivery rule (`ID_query`) valid."""
-        with self._lock:
-            self._state.queries.add(query_id)
-
-    def add_delivery_feed(self, delivery_feed_id: int) -> None:
-        """Make a delivery feed (`ID_delivery_feed`) valid."""
-        with self._lock:
-            self._state.delivery_feeds.add(delivery_feed_id)
-
-    def add_subscriber(self, email: str, email_id: int | None = None, *, unsubscribed: bool = False) -> int:
-        """Put an address in the account's address book; returns its e-mail ID."""
-        with self._lock:
-            status: Literal["subscribed", "unsubscribed"] = "unsubscribed" if unsubscribed else "subscribed"
-            return self._state.add_subscriber(email, email_id, status).email_id
-
-    def set_mass_results(self, request_id: int | str, errors: Iterable[MassSendError]) -> None:
-        """The failed recipients `mailkit.sendmail_mass.results` reports for `request_id`."""
-        with self._lock:
-            self._state.mass_results[str(request_id)] = list(errors)
-
-    def add_mass_error(
-        self,
-        request_id: int | str,
-        code: int,
-        info: str | None = None,
-        *,
-        email: str = "",
-        date: str = "2020-09-07 14:24:13",
-        email_id: int = 0,
-        send_id: int = 0,
-        send_message_id: int = 0,
-    ) -> MassSendError:
-        """Add one failed recipient to `request_id`'s results (`send_id` lets `ID_send` filter it)."""
-        error = MassSendError(
-            code,
-            _DEFAULT_INFO.get(code, "error") if info is None else info,
-            email,
-            date,
-            email_id,
-            send_id,
-            send_message_id,
-        )
-        with self._lock:
-            self._state.mass_results.setdefault(str(request_id), []).append(error)
-        return error
-
-    def seed_bounces(
-        self,
-        count: int,
-        *,
-        message_ids: Sequence[int] = (12345,),
-        send_ids: Sequence[int] = (123456,),
-        start_id: int | None = None,
-        gap_every: int = 0,
-        extra_fields: bool = False,
-        plain: bool = False,
-        append: bool = False,
-        real_world: bool = False,
-    ) -> range:
-        """Fill the raw bounce log with `count` deterministic records (costs O(1) memory).
-
-        IDs start at `start_id` (1, or just past the log's end with `append=True`); `gap_every=n`
-        leaves one ID out after every n records. Records take (message, send) pairs in turn from
-        `message_ids`/`send_ids`. `extra_fields` adds the fields seen in the wild (BOUNCE_CAT,
-        UTM_CAMPAIGN, CAMPAIGN_NAME, SUBJECT); `plain` keeps texts free of anything a protocol
-        escapes; `real_world` gives records the forms real answers show, one per record in turn
-        (a field nobody documented, null text, an empty or zero ID, a multi-line SMTP reply, one
-        quoting HTML). Returns the span of IDs used (gaps included)."""
-        with self._lock:
-            self._bounces = self._bounces.seeded(
-                count,
-                message_ids=message_ids,
-                send_ids=send_ids,
-                start_id=start_id,
-                gap_every=gap_every,
-                extra_fields=extra_fields,
-                plain=plain,
-                append=append,
-                real_world=real_world,
-            )
-            self.page_cache.clear()
-            if not count:
-                return range(0)
-            segment = self._bounces.segments[-1]
-            return range(segment.first_id, segment.last_id + 1)
-
-    def clear_bounces(self) -> None:
-        with self._lock:
-            self._bounces = BounceLog((), self._bounces.version + 1)
-            self.page_cache.clear()
+    # -- answering ---------------------------------------------------------------------------------
 
     def register_function(self, function: str, handler: Handler) -> None:
         """Answer `function` with `handler(call)`: the returned value is rendered per protocol
         (JSON as is; XML-RPC with ints as <i4>, strings, structs and arrays)."""
         with self._lock:
-            self._functions[function] = handler
-
-    # -- inspection ------------------------------------------------------------------------------
-
-    def campaign(self, message_id: int) -> Campaign:
-        """A snapshot of a campaign's settings and scheduled sends."""
-        with self._lock:
-            return self._state.campaigns[message_id].snapshot()
-
-    def scheduled_sends(self, message_id: int) -> list[ScheduledSend]:
-        """The campaign's scheduled sends, oldest first (several may coexist)."""
-        with self._lock:
-            campaign = self._state.campaigns.get(message_id)
-            return list(campaign.sends) if campaign is not None else []
-
-    def subscriber(self, email_or_id: str | int) -> Subscriber | None:
-        """A snapshot of an address-book entry (by address or e-mail ID)."""
-        with self._lock:
-            found = self._state.find(email_or_id)
-            return found.snapshot() if found is not None else None
-
-    def is_unsubscribed(self, email: str) -> bool:
-        """Whether an address (known to the account or not) is unsubscribed now."""
-        with self._lock:
-            found = self._state.find(email)
-            if found is not None:
-                return found.status != "subscribed"
-            return email.strip().lower() in self._state.foreign_unsubscribed
-
-    def verification_mails(self, email_or_id: str | int) -> int:
-        """How many verification ("subscribe") e-mails revalidate sent to this recipient."""
-        with self._lock:
-            return self._state.verification_mails[self._address(email_or_id)]
-
-    def optout_mails(self, email_or_id: str | int) -> int:
-        """How many unsubscribe confirmations (opt-out e-mails) this recipient was sent."""
-        with self._lock:
-            return self._state.optout_mails[self._address(email_or_id)]
-
-    @property
-    def unsubscribes(self) -> list[UnsubscribeRecord]:
-        """Every processed unsubscribe, oldest first (temporary ones carry `pause_days`)."""
-        with self._lock:
-            return list(self._state.unsubscribes)
-
-    @property
-    def revalidations(self) -> list[RevalidationRecord]:
-        with self._lock:
-            return list(self._state.revalidations)
+            self._routes[function] = self._handler_route(handler)
 
     @property
     def requests(self) -> Counter[str]:
         """Requests received per function, every one counted (faulted, refused or not)."""
-        with self._lock:
-            return Counter(self._requests)
-
-    @property
-    def processed(self) -> Counter[str]:
-        """Requests per function whose logic actually ran (state may have changed)."""
-        with self._lock:
-            return Counter(self._processed)
+        return self._locked(lambda: Counter(self._requests))
 
     @property
     def schedule_calls(self) -> int:
@@ -457,16 +159,14 @@ class MailkitEmulator:
         return self.requests[SCHEDULE]
 
     @property
-    def request_log(self) -> list[RequestRecord]:
-        """The last requests received (`log_size` of them), oldest first."""
-        with self._lock:
-            return list(self._log)
+    def processed(self) -> Counter[str]:
+        """Requests per function whose logic actually ran (state may have changed)."""
+        return self._locked(lambda: Counter(self._processed))
 
     @property
-    def errors(self) -> list[BaseException]:
-        """Exceptions raised by registered handlers (answered as HTTP 500)."""
-        with self._lock:
-            return list(self._errors)
+    def request_log(self) -> list[RequestRecord]:
+        """The last requests received (`log_size` of them), oldest first."""
+        return self._locked(lambda: list(self._log))
 
     def reset_requests(self) -> None:
         """Forget the request counters and log (the account's state stays)."""
@@ -476,41 +176,20 @@ class MailkitEmulator:
             self._log.clear()
 
     @property
-    def bounce_count(self) -> int:
-        return self._bounces.count
-
-    def bounce_ids(self, *, message_id: int | None = None, send_id: int | None = None) -> Iterator[int]:
-        """Every bounce record's ID in order (lazily), after the filters: the expected stream."""
-        return self._bounces.ids(message_id, send_id)
-
-    def bounce_records(
-        self,
-        after_id: int = 0,
-        *,
-        message_id: int | None = None,
-        send_id: int | None = None,
-        limit: int = 100,
-    ) -> list[dict[str, object]]:
-        """Records with ID > `after_id` as the JSON answer carries them (strings, or real-world forms)."""
-        chunks = self._bounces.select(after_id + 1, message_id, send_id, limit)
-        return [segment.record(index) for segment, indices in chunks for index in indices]
-
-    def _address(self, email_or_id: str | int) -> str:
-        found = self._state.find(email_or_id)
-        if found is not None:
-            return found.email.lower()
-        return str(email_or_id).strip().lower()
+    def errors(self) -> list[BaseException]:
+        """Exceptions raised by registered handlers (answered as HTTP 500)."""
+        return self._locked(lambda: list(self._errors))
 
     # -- plug-ins --------------------------------------------------------------------------------
 
-    def transport(self, *, client_ip: str = "127.0.0.1") -> EmulatorTransport:
+    def transport(self, *, client_ip: str = "127.0.0.1") -> EmulatorTransport[MailkitEmulator]:
         """An in-process `httpx.AsyncBaseTransport`: ``httpx.AsyncClient(transport=emu.transport())``.
         `client_ip` is the peer address the IP allowlist sees."""
         from ._transport import EmulatorTransport
 
         return EmulatorTransport(self, client_ip=client_ip)
 
-    def serve(self, host: str = "127.0.0.1", port: int = 0) -> EmulatorServer:
+    def serve(self, host: str = "127.0.0.1", port: int = 0) -> EmulatorServer[MailkitEmulator]:
         """Serve this emulator over real HTTP/1.1 on loopback, from a background thread.
 
         Already listening when it returns; use it as a context manager (or call `close()`)."""
@@ -521,124 +200,118 @@ class MailkitEmulator:
     # -- the core ------------------------------------------------------------------------------------
 
     def receive(
-        self,
-        method: str,
-        path: str,
-        headers: Mapping[str, str],
-        body: bytes,
-        *,
-        peer: str = "127.0.0.1",
+        self, method: str, path: str, headers: Mapping[str, str], body: bytes, *, peer: str = "127.0.0.1"
     ) -> Exchange:
         """Parse and count one HTTP request, and pick its scripted fault (without running it)."""
+        wire = wire_for_path(path)
         call: Call | None = None
         early: Reply | None = None
-        protocol: Protocol | None = None
-        path = path.split("?", 1)[0]
-        if path.endswith(JSON_PATH):  # under any prefix, as behind a proxy
-            protocol = "json"
-        elif path.endswith(RPC_PATH):
-            protocol = "xmlrpc"
-        if protocol is None:
-            early = _page(404, "Not Found")
+        if wire is None:
+            early = html_page(404, "Not Found")
         elif method.upper() != "POST":
-            early = dataclasses.replace(
-                _page(405, "Method Not Allowed"),
-                headers=(
-                    ("Content-Type", "text/html"),
-                    ("Allow", "POST"),
-                ),
-            )
+            early = html_page(405, "Method Not Allowed", ("Allow", "POST"))
         else:
             try:
-                call = parse_json(body) if protocol == "json" else parse_xmlrpc(body)
+                call = wire.parse(body)
             except BadRequest:
-                if protocol == "json":
-                    early = _json_reply({"error_status": 1, "error": "Invalid request"})
-                else:
-                    early = _xml_reply(render_xmlrpc_fault(-32700, "parse error. not well formed"))
+                early = self._reply(wire, wire.bad_request())
         function = call.function if call is not None else None
-        fault = self.faults.draw(function, protocol)
-        record = RequestRecord(protocol, function, dict(call.params) if call is not None else {}, peer, fault)
+        fault = self.faults.draw(function, wire.name if wire is not None else None)
+        params = dict(call.params) if call is not None else {}
+        record = RequestRecord(wire.name if wire is not None else None, function, params, peer, fault)
         with self._lock:
             if function is not None:
                 self._requests[function] += 1
             self._log.append(record)
-        return Exchange(self, record, call, early)
+        if call is None:
+            assert early is not None
+            return Exchange(record, lambda: early)
+        return Exchange(record, lambda: self._process(call, record))
 
     async def handle(
-        self,
-        method: str,
-        path: str,
-        headers: Mapping[str, str],
-        body: bytes,
-        *,
-        peer: str = "127.0.0.1",
+        self, method: str, path: str, headers: Mapping[str, str], body: bytes, *, peer: str = "127.0.0.1"
     ) -> Reply:
         """The whole exchange for other adapters (ASGI, aiohttp...): scripted delays are slept with
         anyio; a dropped or refused connection raises `ConnectionDropped`; a truncated answer
         comes back with its full Content-Length and the short body (close the connection after it)."""
-        exchange = self.receive(method, path, headers, body, peer=peer)
-        fault = exchange.fault
-        if fault is not None and fault.kind == "connect":
-            raise ConnectionDropped("connection refused (scripted)")
-        if fault is not None and fault.kind == "delay" and not fault.after:
-            await anyio.sleep(fault.seconds)
-        reply = exchange.respond()
-        if fault is None:
-            return reply
-        if fault.kind == "drop":
-            raise ConnectionDropped("connection closed without an answer (scripted)")
-        if fault.kind == "delay" and fault.after:  # the pre-processing wait already happened
-            await anyio.sleep(fault.seconds)
-        elif fault.kind == "slow_body":
-            chunks = -(-len(reply.body) // fault.chunk)
-            await anyio.sleep(fault.seconds * max(chunks - 1, 0))
-        elif fault.kind == "truncate":
-            headers_ = (*reply.headers, ("Content-Length", str(len(reply.body))))
-            return Reply(reply.status, headers_, reply.body[: fault.n_bytes])
-        return reply
+        return await act_out(self.receive(method, path, headers, body, peer=peer))
 
     def _process(self, call: Call, record: RequestRecord) -> Reply:
-        protocol = call.protocol
+        wire = WIRES[call.protocol]
         with self._lock:
-            if not self._authorized(call):
-                return self._refuse(protocol, "Unauthorized")
-            if self._allowed is not None and not self._ip_allowed(record.peer):
-                return self._refuse(protocol, f"Disallowed IP {record.peer}")
-            custom = self._functions.get(call.function)
-            logic = FUNCTION_LOGIC.get(call.function)
-            if custom is None and logic is None and call.function != BOUNCES:
-                if protocol == "json":
-                    return _json_reply({"error_status": 1, "error": "Unknown function"})
-                return _xml_reply(render_xmlrpc_fault(-32601, "Unknown function"))
+            refusal = self._refusal(call, record.peer)
+            if refusal is not None:
+                return self._reply(wire, wire.refusal(refusal))
+            route = self._routes.get(call.function)
+            if route is None:
+                return self._reply(wire, wire.unknown_function())
             self._processed[call.function] += 1
             record.processed = True
-            if custom is None and logic is not None:
-                value = logic(self._state, call.params, protocol, self.now())
-                return _json_reply(value) if protocol == "json" else self._xml_reply(render_xmlrpc(value))
-        if custom is not None:
+        return route(call, wire)
+
+    def _reply(self, wire: Wire, body: bytes) -> Reply:
+        return Reply(200, (("Content-Type", wire.content_type),), wire.transcode(body, self.xml_encoding))
+
+    def _refusal(self, call: Call, peer: str) -> str | None:
+        """Why the service refuses this caller (HTTP 200 and a plain answer), or None."""
+        try:
+            client_id = as_int(call.client_id)
+        except ValueError:
+            client_id = None
+        md5 = call.client_md5
+        if not (
+            client_id == self.client_id
+            and isinstance(md5, str)
+            and hmac.compare_digest(md5.encode(), self._client_md5.encode())
+        ):
+            return "Unauthorized"
+        if self._allowed is not None and not self._ip_allowed(peer):
+            return f"Disallowed IP {peer}"
+        return None
+
+    def _ip_allowed(self, peer: str) -> bool:
+        assert self._allowed is not None
+        try:
+            address = ipaddress.ip_address(peer)
+        except ValueError:
+            return False
+        return any(address in network for network in self._allowed)
+
+    # -- the routes ----------------------------------------------------------------------------------
+
+    def _logic_route(self, logic: Logic) -> Route:
+        def route(call: Call, wire: Wire) -> Reply:
+            with self._lock:
+                answer = logic(self._state, call.params, self.now())
+            return self._reply(wire, wire.answer(answer))
+
+        return route
+
+    def _handler_route(self, handler: Handler) -> Route:
+        def route(call: Call, wire: Wire) -> Reply:
             try:
-                value = custom(call)
+                value = handler(call)
             except Exception as exc:  # a user's handler: report it, keep serving
                 with self._lock:
                     self._errors.append(exc)
-                return _page(500, "Internal Server Error")
-            return _json_reply(value) if protocol == "json" else self._xml_reply(render_xmlrpc(value))
-        # The bounce log is immutable: pages render outside the lock.
-        return self._bounce_page(call)
+                return html_page(500, "Internal Server Error")
+            return self._reply(wire, wire.write(value))
 
-    def _bounce_page(self, call: Call) -> Reply:
+        return route
+
+    def _bounce_page(self, call: Call, wire: Wire) -> Reply:
+        # The bounce log is immutable: pages render outside the lock.
         p = call.params
         message_id, send_id = _positive(p.get("ID_message")), _positive(p.get("ID_send"))
         cursor = _number(p.get("ID_undelivered_log"))
         limit = _number(p.get("limit"))
-        size = min(limit if limit > 0 else MAX_PAGE, self.page_cap)  # page_cap: the service's own cap
+        size = min(limit if limit > 0 else MAX_PAGE_SIZE, self.page_cap)  # page_cap: the service's own cap
         first_id = cursor + 1 if self.cursor == "exclusive" else cursor
         log = self._bounces
         single, encoding = self.single_object_pages, self.xml_encoding
         key = (
             log.version,
-            call.protocol,
+            wire.name,
             message_id,
             send_id,
             max(first_id, 0),
@@ -650,62 +323,11 @@ class MailkitEmulator:
         body = self.page_cache.get(key)
         if body is None:
             chunks = log.select(first_id, message_id, send_id, size)
-            body = render_page(chunks, call.protocol, self.empty_page, single_object=single)
-            if call.protocol == "xmlrpc":
-                body = _encoded(body, encoding)
+            body = wire.transcode(
+                render_page(chunks, wire.name, self.empty_page, single_object=single), encoding
+            )
             self.page_cache.put(key, body)
-        content_type = JSON_TYPE if call.protocol == "json" else XML_TYPE
-        return Reply(200, (("Content-Type", content_type),), body)
-
-    def _xml_reply(self, body: bytes) -> Reply:
-        return _xml_reply(_encoded(body, self.xml_encoding))
-
-    def _authorized(self, call: Call) -> bool:
-        try:
-            client_id = as_int(call.client_id)
-        except ValueError:
-            return False
-        md5 = call.client_md5
-        return (
-            client_id == self.client_id
-            and isinstance(md5, str)
-            and hmac.compare_digest(md5.encode(), self._client_md5.encode())
-        )
-
-    def _ip_allowed(self, peer: str) -> bool:
-        assert self._allowed is not None
-        try:
-            address = ipaddress.ip_address(peer)
-        except ValueError:
-            return False
-        return any(address in network for network in self._allowed)
-
-    @staticmethod
-    def _refuse(protocol: Protocol, text: str) -> Reply:
-        # Auth refusals: HTTP 200, a plain answer (never an XML-RPC fault).
-        if protocol == "json":
-            return _json_reply({"error_status": 1, "error": text})
-        return _xml_reply(render_xmlrpc(text))
-
-
-_UTF8_DECLARATION: Final = b'<?xml version="1.0" encoding="utf-8"?>'
-
-
-def _encoded(body: bytes, encoding: str) -> bytes:
-    """A UTF-8 XML body in `encoding`, declared so; what the codec lacks as character references."""
-    if encoding.lower().replace("_", "-") in ("utf-8", "utf8") or not body.startswith(_UTF8_DECLARATION):
-        return body
-    text = body[len(_UTF8_DECLARATION) :].decode("utf-8")
-    declaration = f'<?xml version="1.0" encoding="{encoding}"?>'
-    return (declaration + text).encode(encoding, "xmlcharrefreplace")
-
-
-def _json_reply(value: object) -> Reply:
-    return Reply(200, (("Content-Type", JSON_TYPE),), render_json(value))
-
-
-def _xml_reply(body: bytes) -> Reply:
-    return Reply(200, (("Content-Type", XML_TYPE),), body)
+        return Reply(200, (("Content-Type", wire.content_type),), body)
 
 
 def _positive(value: object) -> int | None:
@@ -719,11 +341,3 @@ def _number(value: object) -> int:
         return as_int(value) or 0
     except ValueError:
         return 0
-
-
-def _utc_now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)

@@ -1,8 +1,9 @@
 """Scripted failures: what the emulator does instead of (or after) answering a request normally.
 
 A `Fault` says *what* goes wrong; `FaultPlan.add()` says *when* (which function, how many times,
-with what probability). Both plug-ins (the in-process transport and the loopback server) act the
-same fault out in their own medium, so a test reads the same whichever it uses.
+with what probability). How a fault plays out is written once, here, as its `steps`: the
+in-process transport and the loopback server only act each step out in their own medium, so a
+test reads the same whichever it uses.
 """
 
 from __future__ import annotations
@@ -15,13 +16,73 @@ from datetime import datetime, timezone
 from email.utils import format_datetime
 from typing import Final, Literal
 
-__all__ = ["PRE_PROCESSING_KINDS", "Fault", "FaultKind", "FaultPlan", "FaultRule"]
+__all__ = [
+    "DROP",
+    "NORMAL",
+    "Drop",
+    "Fault",
+    "FaultKind",
+    "FaultPlan",
+    "FaultRule",
+    "Pause",
+    "Process",
+    "Refuse",
+    "Replace",
+    "Send",
+    "Step",
+    "reason",
+]
 
 FaultKind = Literal["status", "body", "drop", "connect", "delay", "slow_body", "truncate"]
 
-# Kinds that, unless marked `after_processing()`, replace the answer before the function runs:
-# the request was received (and counted) but never processed, so the state is unchanged.
-PRE_PROCESSING_KINDS: Final = frozenset({"status", "body", "drop", "connect"})
+
+# -- the steps an exchange is made of ------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Refuse:
+    """Refuse the connection: the request provably never arrived."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Pause:
+    """Wait `seconds`; a client that gives up meanwhile never sees the steps after it."""
+
+    seconds: float
+
+
+@dataclasses.dataclass(frozen=True)
+class Process:
+    """Run the function (its state may change): its answer becomes the reply."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Replace:
+    """The fault's own answer becomes the reply (the function's, if it ran, is lost)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Drop:
+    """Close the connection without an answer."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Send:
+    """Send the reply: `chunk` bytes at a time, `interval` apart (0: at once); only `cut` bytes of
+    its body (under its full Content-Length), then close, when `cut` is not None."""
+
+    chunk: int = 0
+    interval: float = 0.0
+    cut: int | None = None
+
+
+Step = Refuse | Pause | Process | Replace | Drop | Send
+REFUSE: Final = Refuse()
+PROCESS: Final = Process()
+REPLACE: Final = Replace()
+DROP: Final = Drop()
+#: An exchange without a fault.
+NORMAL: Final[tuple[Step, ...]] = (PROCESS, Send())
 
 _REASONS: Final = {
     400: "Bad Request",
@@ -164,6 +225,24 @@ class Fault:
             raise ValueError("n_bytes must be >= 0")
         return cls("truncate", n_bytes=n_bytes, after=True)
 
+    @property
+    def steps(self) -> tuple[Step, ...]:
+        """How this fault plays out, step by step (every exchange ends in a `Send`, a `Drop` or a
+        `Refuse`). Without `after_processing()`, an answer that stands in for the function's
+        replaces it before the function runs: the request was counted, never processed."""
+        kind = self.kind
+        if kind == "connect":
+            return (REFUSE,)
+        if kind == "delay":
+            wait = Pause(self.seconds)
+            return (PROCESS, wait, Send()) if self.after else (wait, PROCESS, Send())
+        if kind == "slow_body":
+            return (PROCESS, Send(chunk=self.chunk, interval=self.seconds))
+        if kind == "truncate":
+            return (PROCESS, Send(cut=self.n_bytes))
+        first: tuple[Step, ...] = (PROCESS,) if self.after else ()
+        return (*first, DROP) if kind == "drop" else (*first, REPLACE, Send())
+
     def after_processing(self) -> Fault:
         """This fault, but after the function ran: the state changed, then the answer failed.
 
@@ -176,7 +255,7 @@ class Fault:
     @property
     def before_processing(self) -> bool:
         """True when the function does not run at all (the state stays as it was)."""
-        return not self.after and self.kind in PRE_PROCESSING_KINDS
+        return PROCESS not in self.steps
 
     def __repr__(self) -> str:
         detail = {

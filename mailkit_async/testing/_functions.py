@@ -1,7 +1,7 @@
 """The logic of the emulated functions: read lenient parameters, change the state, shape the answer.
 
-Each function returns the answer *value* for the protocol asked (a dict for JSON, a string, int or
-struct for XML-RPC), exactly as the documentation pages show it, quirks included: success texts in
+Each function returns its `Answer`: the value each protocol's documentation page shows (a dict for
+JSON; a string, int or struct for XML-RPC), quirks included: success texts in
 `error`, `error_status` as a string in some answers, "Email is not unsubscribed" with status 0.
 """
 
@@ -14,12 +14,12 @@ from typing import Final
 
 from .._service import MAILINGLIST_LIST, RESULTS, REVALIDATE, SCHEDULE, UNSUBSCRIBE
 from ._state import RevalidationRecord, ScheduledSend, State, UnsubscribeRecord, prague_offset
-from ._wire import Protocol
+from ._wire import Answer
 from ._zones import zone_name
 
 __all__ = ["FUNCTION_LOGIC", "as_bool", "as_int"]
 
-Logic = Callable[[State, Mapping[str, object], Protocol, datetime], object]
+Logic = Callable[[State, Mapping[str, object], datetime], Answer]
 
 _INTEGER = re.compile(r"\s*[+-]?\d+\s*")
 _TIME_ZONE = re.compile(r"\s*([+-]?)(\d{1,2}):(\d{2})\s*")
@@ -84,18 +84,18 @@ def _text(value: object) -> str:
     return "" if value is None else str(value).strip()
 
 
-def _refusal(protocol: Protocol, text: str) -> object:
+def _refusal(text: str, xmlrpc_text: str | None = None) -> Answer:
     # Most refusals: {"error_status": 1, "error": ...} in JSON, the bare text in XML-RPC.
-    return {"error_status": 1, "error": text} if protocol == "json" else text
+    return Answer({"error_status": 1, "error": text}, text if xmlrpc_text is None else xmlrpc_text)
 
 
 # -- mailkit.campaigns.single.schedule ----------------------------------------------------------
 
 
-def schedule(state: State, p: Mapping[str, object], protocol: Protocol, now: datetime) -> object:
-    def answer(text: str, status: int) -> object:
+def schedule(state: State, p: Mapping[str, object], now: datetime) -> Answer:
+    def answer(text: str, status: int, xmlrpc_text: str | None = None) -> Answer:
         # The schedule page prints `error` first, and its success text lives in `error` too.
-        return {"error": text, "error_status": status} if protocol == "json" else text
+        return Answer({"error": text, "error_status": status}, text if xmlrpc_text is None else xmlrpc_text)
 
     message_id = _id(p.get("ID_message"))
     campaign = state.campaigns.get(message_id) if message_id is not None else None
@@ -176,37 +176,35 @@ def schedule(state: State, p: Mapping[str, object], protocol: Protocol, now: dat
         )
     )
     printed = f"{SCHEDULE_OK}{local:%Y-%m-%d %H:%M:%S}"
-    return answer(f"{printed} ({zone})", 0) if protocol == "json" else printed
+    return answer(f"{printed} ({zone})", 0, printed)
 
 
 # -- mailkit.sendmail_mass.results --------------------------------------------------------------
 
 
-def results(state: State, p: Mapping[str, object], protocol: Protocol, now: datetime) -> object:
+def results(state: State, p: Mapping[str, object], now: datetime) -> Answer:
     request_id = _text(p.get("request_id"))
     if request_id in ("", "0"):
-        return _refusal(protocol, "Missing request_id")
+        return _refusal("Missing request_id")
     errors = state.mass_results.get(request_id, [])
     send_id = _id(p.get("ID_send"))
     if send_id is not None:
         errors = [error for error in errors if error.send_id == send_id]
     if not errors:
         # Also the answer while the request is still being processed.
-        return {"error_status": 0, "status": "OK"} if protocol == "json" else {"status": "OK"}
-    if protocol == "json":
-        rows = [
-            {
-                "ID_SEND_MESSAGE": e.send_message_id,
-                "ID_SEND": e.send_id,
-                "ID_EMAIL": e.email_id,
-                "DATE": e.date,
-                "EMAIL": e.email,
-                "ERROR_CODE": e.code,
-                "INFO": e.info,
-            }
-            for e in errors
-        ]
-        return {"error_status": 1, "status": "ERROR", "results": rows}
+        return Answer({"error_status": 0, "status": "OK"}, {"status": "OK"})
+    rows = [
+        {
+            "ID_SEND_MESSAGE": e.send_message_id,
+            "ID_SEND": e.send_id,
+            "ID_EMAIL": e.email_id,
+            "DATE": e.date,
+            "EMAIL": e.email,
+            "ERROR_CODE": e.code,
+            "INFO": e.info,
+        }
+        for e in errors
+    ]
     structs = [
         {
             "ERROR_CODE": e.code,
@@ -219,7 +217,9 @@ def results(state: State, p: Mapping[str, object], protocol: Protocol, now: date
         }
         for e in errors
     ]
-    return {"status": "ERROR", "results": structs}
+    # The same rows, in the member order each page prints.
+    json = {"error_status": 1, "status": "ERROR", "results": rows}
+    return Answer(json, {"status": "ERROR", "results": structs})
 
 
 # -- mailkit.email.revalidate -------------------------------------------------------------------
@@ -240,27 +240,26 @@ def _target(p: Mapping[str, object]) -> int | str | None:
     return email or None
 
 
-def revalidate(state: State, p: Mapping[str, object], protocol: Protocol, now: datetime) -> object:
+def revalidate(state: State, p: Mapping[str, object], now: datetime) -> Answer:
     target = _target(p)
     if target is None:
-        return _refusal(protocol, "Missing ID_email or email")
+        return _refusal("Missing ID_email or email")
     subscriber = state.find(target)
     if subscriber is None:
-        return _refusal(protocol, "Invalid ID_email or email")
+        return _refusal("Invalid ID_email or email")
     try:
         agreement = as_bool(p.get("agreement"), False)
     except ValueError:
-        return _refusal(protocol, "Invalid agreement")
+        return _refusal("Invalid agreement")
     address, email_id = subscriber.email, str(subscriber.email_id)
     if subscriber.status == "subscribed":
-        if protocol == "xmlrpc":
-            return f"{address} is not unsubscribed"
-        return {
+        json = {
             "error_status": 0,
             "ID_email": email_id,
             "error": "Email is not unsubscribed",
             "email": address,
         }
+        return Answer(json, f"{address} is not unsubscribed")
     channel = _text(p.get("channel")) or None
     if agreement:
         subscriber.status = "subscribed"
@@ -284,33 +283,31 @@ def revalidate(state: State, p: Mapping[str, object], protocol: Protocol, now: d
             template_id=_id(p.get("ID_template")),
         )
     )
-    if protocol == "xmlrpc":
-        return address
-    return {"email": address, "error_status": 0, "ID_email": email_id, "error": text}
+    return Answer({"email": address, "error_status": 0, "ID_email": email_id, "error": text}, address)
 
 
 # -- mailkit.email.unsubscribe ------------------------------------------------------------------
 
 
-def unsubscribe(state: State, p: Mapping[str, object], protocol: Protocol, now: datetime) -> object:
+def unsubscribe(state: State, p: Mapping[str, object], now: datetime) -> Answer:
     invalid = "Invalid ID_email or email"
     target = _target(p)
     if target is None:
-        return _refusal(protocol, "Missing ID_email or email" if protocol == "json" else invalid)
+        return _refusal("Missing ID_email or email", invalid)
     if isinstance(target, str) and not _ADDRESS.fullmatch(target):
-        return _refusal(protocol, invalid)
+        return _refusal(invalid)
     subscriber = state.find(target)
     if subscriber is None and isinstance(target, int):
-        return _refusal(protocol, invalid)
+        return _refusal(invalid)
     try:
         send_optout = as_bool(p.get("send_optout"), True)
         pause = as_bool(p.get("timeout"), False)
         pause_days = as_int(p.get("timeout_days")) if pause else None
         send_message_id = _id(p.get("ID_send_message"))
     except ValueError as exc:
-        return _refusal(protocol, f"Invalid parameter {exc}")
+        return _refusal(f"Invalid parameter {exc}")
     if pause and (pause_days is None or not 14 <= pause_days <= 90):
-        return _refusal(protocol, "Invalid timeout_days")
+        return _refusal("Invalid timeout_days")
 
     if subscriber is not None:
         address: str = subscriber.email
@@ -340,20 +337,19 @@ def unsubscribe(state: State, p: Mapping[str, object], protocol: Protocol, now: 
             pause_days=None if already else pause_days,
         )
     )
-    if protocol == "xmlrpc":
-        return reported
-    return {"error_status": "0", "ID_email": str(reported), "status": str(status)}
+    return Answer({"error_status": "0", "ID_email": str(reported), "status": str(status)}, reported)
 
 
 # -- mailkit.mailinglist.list (an untyped function, for `Mailkit.call`) ---------------------------
 
 
-def mailinglist_list(state: State, p: Mapping[str, object], protocol: Protocol, now: datetime) -> object:
+def mailinglist_list(state: State, p: Mapping[str, object], now: datetime) -> Answer:
     # The same array of structs over both protocols (as the service's own PHP client records it).
-    return [
+    lists = [
         {"NAME": m.name, "ID_USER_LIST": m.mailing_list_id, "STATUS": m.status, "DESCRIPTION": m.description}
         for m in state.mailing_lists.values()
     ]
+    return Answer(lists, lists)
 
 
 FUNCTION_LOGIC: Final[Mapping[str, Logic]] = {

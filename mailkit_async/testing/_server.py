@@ -16,14 +16,13 @@ import struct
 import threading
 from email.utils import formatdate
 from types import FrameType, TracebackType
-from typing import TYPE_CHECKING, Final, NamedTuple
+from typing import TYPE_CHECKING, Final, Generic, NamedTuple
 
-from ._faults import Fault, reason
+from ._exchange import Deliver, R
+from ._faults import Drop, Pause, Refuse, reason
 
 if TYPE_CHECKING:
     from typing_extensions import Self
-
-    from ._emulator import MailkitEmulator, Reply
 
 __all__ = ["EmulatorServer"]
 
@@ -47,7 +46,7 @@ class _HttpRequest(NamedTuple):
     keep_alive: bool
 
 
-class EmulatorServer:
+class EmulatorServer(Generic[R]):
     """A `MailkitEmulator` served over real HTTP/1.1 (``emu.serve()``); listening once constructed.
 
     ```python
@@ -69,7 +68,7 @@ class EmulatorServer:
 
     def __init__(
         self,
-        emulator: MailkitEmulator,
+        emulator: R,
         host: str = "127.0.0.1",
         port: int = 0,
         *,
@@ -281,40 +280,31 @@ class EmulatorServer:
         exchange = self.emulator.receive(
             request.method, request.target, request.headers, request.body, peer=peer
         )
-        fault = exchange.fault
-        if fault is not None and fault.kind == "connect":
-            _reset(conn)
-            return False
-        if (
-            fault is not None
-            and fault.kind == "delay"
-            and not fault.after
-            and (self._stop.wait(fault.seconds) or self._peer_gone(conn))
-        ):
-            return False  # the client gave up during the delay: the request is never processed
-        reply = exchange.respond()
-        if fault is None:
-            return self._send(conn, reply, request.keep_alive)
-        if fault.kind == "drop":
-            _reset(conn)
-            return False
-        if fault.kind == "delay" and fault.after and self._stop.wait(fault.seconds):
-            return False
-        return self._send(conn, reply, request.keep_alive, fault)
+        for action in exchange.play():
+            if isinstance(action, Pause):
+                if self._stop.wait(action.seconds) or self._peer_gone(conn):
+                    return False  # closing, or the client gave up: the steps after never happen
+            elif isinstance(action, (Refuse, Drop)):
+                _reset(conn)
+                return False
+            else:
+                return self._send(conn, action, request.keep_alive)
+        raise AssertionError("an exchange ends in an answer or a closed connection")
 
-    def _send(self, conn: socket.socket, reply: Reply, keep_alive: bool, fault: Fault | None = None) -> bool:
+    def _send(self, conn: socket.socket, action: Deliver, keep_alive: bool) -> bool:
+        reply, send = action.reply, action.send
         body = reply.body
-        if fault is not None and fault.kind == "truncate":
-            conn.sendall(self._head(reply.status, reply.headers, len(body), False) + body[: fault.n_bytes])
+        if send.cut is not None:
+            conn.sendall(self._head(reply.status, reply.headers, len(body), False) + body[: send.cut])
             return False
         head = self._head(reply.status, reply.headers, len(body), keep_alive)
-        if fault is not None and fault.kind == "slow_body":
+        if send.chunk:
             conn.sendall(head)
             view = memoryview(body)
-            for offset in range(0, len(view), fault.chunk):
-                if offset and self._stop.wait(fault.seconds):
+            for offset in range(0, len(view), send.chunk):
+                if offset and self._stop.wait(send.interval):
                     return False
-                conn.sendall(view[offset : offset + fault.chunk])
+                conn.sendall(view[offset : offset + send.chunk])
             return keep_alive
         if len(body) <= _SMALL:
             conn.sendall(head + body)

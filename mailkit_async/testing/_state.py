@@ -15,7 +15,8 @@ __all__ = [
     "FIRST_EMAIL_ID",
     "Campaign",
     "MailingList",
-    "MassSendError",
+    "DEFAULT_INFO",
+    "MassSendFailure",
     "RevalidationRecord",
     "ScheduledSend",
     "State",
@@ -26,6 +27,17 @@ __all__ = [
 ]
 
 FIRST_EMAIL_ID: Final = 123456789
+#: The INFO text the service gives each mass-send ERROR_CODE.
+DEFAULT_INFO: Final = {
+    1: "url return null",
+    2: "invalid email",
+    3: "missing email",
+    4: "missing mailinglist_id",
+    5: "invalid id_message",
+    6: "email is unsubscribed",
+    7: "missing sender address",
+    8: "invalid template file",
+}
 SubscriberStatus = Literal["subscribed", "unsubscribed", "pending"]
 
 
@@ -90,8 +102,9 @@ class Subscriber:
 
 
 @dataclasses.dataclass(frozen=True)
-class MassSendError:
-    """One failed recipient of a `mailkit.sendmail_mass` request (0 means "none" for the IDs)."""
+class MassSendFailure:
+    """One failed recipient of a `mailkit.sendmail_mass` request, as the emulator is told to report
+    it (0 means "none" for the IDs). The client reads such a row as `mailkit_async.MassSendError`."""
 
     code: int
     info: str
@@ -137,7 +150,7 @@ class State:
     by_address: dict[str, int] = dataclasses.field(default_factory=dict)
     # Addresses the account never knew, unsubscribed anyway (the service answers with the address).
     foreign_unsubscribed: set[str] = dataclasses.field(default_factory=set)
-    mass_results: dict[str, list[MassSendError]] = dataclasses.field(default_factory=dict)
+    mass_results: dict[str, list[MassSendFailure]] = dataclasses.field(default_factory=dict)
     mailing_lists: dict[int, MailingList] = dataclasses.field(default_factory=_default_lists)
     verification_mails: Counter[str] = dataclasses.field(default_factory=Counter)
     optout_mails: Counter[str] = dataclasses.field(default_factory=Counter)

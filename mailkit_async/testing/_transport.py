@@ -9,22 +9,20 @@ Faults become what httpx itself would raise over a network: a refused connection
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Final
+from typing import Final, Generic
 
 import anyio
 import httpx
 
-from ._faults import reason
-
-if TYPE_CHECKING:
-    from ._emulator import MailkitEmulator
+from ._exchange import Deliver, R
+from ._faults import Drop, Pause, Refuse, Send, reason
 
 __all__ = ["EmulatorTransport"]
 
 _CHUNK: Final = 64 * 1024
 
 
-class EmulatorTransport(httpx.AsyncBaseTransport):
+class EmulatorTransport(httpx.AsyncBaseTransport, Generic[R]):
     """Answers httpx requests from a `MailkitEmulator` in-process (``emu.transport()``).
 
     ```python
@@ -40,7 +38,7 @@ class EmulatorTransport(httpx.AsyncBaseTransport):
         client_ip: The peer address the emulator's IP allowlist sees; default `127.0.0.1`.
     """
 
-    def __init__(self, emulator: MailkitEmulator, *, client_ip: str = "127.0.0.1") -> None:
+    def __init__(self, emulator: R, *, client_ip: str = "127.0.0.1") -> None:
         self.emulator = emulator
         self.client_ip = client_ip
 
@@ -52,64 +50,53 @@ class EmulatorTransport(httpx.AsyncBaseTransport):
         exchange = self.emulator.receive(
             request.method, request.url.path, request.headers, body, peer=self.client_ip
         )
-        fault = exchange.fault
         read_timeout = _read_timeout(request)
-        if fault is not None and fault.kind == "connect":
-            raise httpx.ConnectError("[Errno 111] Connection refused (scripted fault)", request=request)
-        if fault is not None and fault.kind == "delay" and not fault.after:
-            # A client that times out here leaves the request unprocessed (respond() never runs).
-            await _wait(fault.seconds, read_timeout, request)
-        reply = exchange.respond()
-        headers = [*reply.headers, ("Content-Length", str(len(reply.body)))]
-        extensions = {"http_version": b"HTTP/1.1", "reason_phrase": reason(reply.status).encode()}
-        if fault is not None:
-            if fault.kind == "drop":
+        for action in exchange.play():
+            if isinstance(action, Pause):
+                # A client that times out here never sees the steps after it.
+                await _wait(action.seconds, read_timeout, request)
+            elif isinstance(action, Refuse):
+                raise httpx.ConnectError("[Errno 111] Connection refused (scripted fault)", request=request)
+            elif isinstance(action, Drop):
                 raise httpx.RemoteProtocolError(
                     "Server disconnected without sending a response.", request=request
                 )
-            if fault.kind == "delay" and fault.after:  # the pre-processing wait already happened
-                await _wait(fault.seconds, read_timeout, request)
-            elif fault.kind in ("truncate", "slow_body"):
-                if fault.kind == "truncate":
-                    stream = _FaultyBody(reply.body, _CHUNK, 0.0, None, request, cut=fault.n_bytes)
-                else:
-                    stream = _FaultyBody(reply.body, fault.chunk, fault.seconds, read_timeout, request)
-                return httpx.Response(
-                    reply.status, headers=headers, stream=stream, request=request, extensions=extensions
-                )
+            else:
+                return _response(action, read_timeout, request)
+        raise AssertionError("an exchange ends in an answer or a closed connection")
+
+
+def _response(action: Deliver, read_timeout: float | None, request: httpx.Request) -> httpx.Response:
+    reply, send = action.reply, action.send
+    headers = [*reply.headers, ("Content-Length", str(len(reply.body)))]
+    extensions = {"http_version": b"HTTP/1.1", "reason_phrase": reason(reply.status).encode()}
+    if not send.chunk and send.cut is None:
         return httpx.Response(
             reply.status, headers=headers, content=reply.body, request=request, extensions=extensions
         )
+    stream = _FaultyBody(reply.body, send, read_timeout, request)
+    return httpx.Response(
+        reply.status, headers=headers, stream=stream, request=request, extensions=extensions
+    )
 
 
 class _FaultyBody(httpx.AsyncByteStream):
-    """A body sent `chunk` bytes at a time, `interval` apart; cut short after `cut` bytes."""
+    """A body sent as `send` says: `chunk` bytes at a time, `interval` apart; cut after `cut` bytes."""
 
-    def __init__(
-        self,
-        body: bytes,
-        chunk: int,
-        interval: float,
-        read_timeout: float | None,
-        request: httpx.Request,
-        *,
-        cut: int | None = None,
-    ) -> None:
-        self._body = body
-        self._chunk = chunk
-        self._interval = interval
+    def __init__(self, body: bytes, send: Send, read_timeout: float | None, request: httpx.Request) -> None:
+        self._body = memoryview(body)
+        self._send = send
         self._read_timeout = read_timeout
         self._request = request
-        self._cut = cut
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        view = memoryview(self._body)
-        end = len(view) if self._cut is None else min(self._cut, len(view))
-        for offset in range(0, end, self._chunk):
-            if offset and self._interval:
-                await _wait(self._interval, self._read_timeout, self._request)
-            yield bytes(view[offset : min(offset + self._chunk, end)])
-        if self._cut is not None and end < len(view):
+        view, send = self._body, self._send
+        end = len(view) if send.cut is None else min(send.cut, len(view))
+        for offset in range(0, end, send.chunk or _CHUNK):
+            if offset and send.interval:
+                await _wait(send.interval, self._read_timeout, self._request)
+            yield bytes(view[offset : min(offset + (send.chunk or _CHUNK), end)])
+        if end < len(view):
             raise httpx.RemoteProtocolError(
                 "peer closed connection without sending complete message body "
                 f"(received {end} bytes, expected {len(view)})",

@@ -38,7 +38,7 @@ def mailkit_emulator(request: pytest.FixtureRequest) -> MailkitEmulator:
 
 
 @pytest.fixture
-def mailkit_emulator_server(mailkit_emulator: MailkitEmulator) -> Iterator[EmulatorServer]:
+def mailkit_emulator_server(mailkit_emulator: MailkitEmulator) -> Iterator[EmulatorServer[MailkitEmulator]]:
     """`mailkit_emulator` served over HTTP/1.1 on 127.0.0.1; closed (threads joined) after the test."""
     with mailkit_emulator.serve() as server:
         yield server
