@@ -1,7 +1,10 @@
-"""Every async test runs twice: under asyncio and under trio (anyio's pytest plugin)."""
+"""Every async test runs twice: under asyncio and under trio (anyio's pytest plugin).
+
+The shared scaffolding lives in `tests/support/`; what is a fixture by nature lives here."""
 
 from __future__ import annotations
 
+import anyio
 import pytest
 
 pytest_plugins = ["pytester"]
@@ -16,3 +19,17 @@ def _no_base_url_from_the_shell(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture(params=["asyncio", "trio"])
 def anyio_backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
+
+
+@pytest.fixture
+def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """Record every wait the retry loop asks for (through `anyio.sleep`), without waiting."""
+    recorded: list[float] = []
+    real_sleep = anyio.sleep
+
+    async def fake_sleep(delay: float) -> None:
+        recorded.append(delay)
+        await real_sleep(0)
+
+    monkeypatch.setattr(anyio, "sleep", fake_sleep)
+    return recorded

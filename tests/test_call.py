@@ -5,18 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from _helpers import (
-    client,
-    json_params,
-    mock,
-    reply,
-    route,
-    typed,
-    xml_dump,
-    xml_fault,
-    xml_string,
-    xmlrpc_params,
-)
+from support.clients import client, mock, reply, route
+from support.wire import json_params, typed, xml_dump, xml_fault, xml_string, xmlrpc_params
 
 from mailkit_async import (
     APIError,

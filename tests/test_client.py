@@ -11,25 +11,9 @@ import httpx
 import pytest
 import respx
 from _docs import RAW_BOUNCES_JSON, RAW_BOUNCES_XML, RAW_BOUNCES_XML_FIRST
-from _helpers import (
-    BASE,
-    BOUNCES,
-    CALLS,
-    CLIENT_ID,
-    CONTENT_TYPES,
-    MD5,
-    PATHS,
-    client,
-    collect_bounces,
-    json_params,
-    mock,
-    reply,
-    route,
-    typed,
-    xml_fault,
-    xml_string,
-    xmlrpc_params,
-)
+from support.calls import CALLS, drain_bounces
+from support.clients import BASE, CLIENT_ID, CONTENT_TYPES, MD5, PATHS, client, mock, reply, route
+from support.wire import json_params, typed, xml_fault, xml_string, xmlrpc_params
 
 from mailkit_async import (
     APIError,
@@ -41,6 +25,7 @@ from mailkit_async import (
     ResponseDecodeError,
     RetryPolicy,
 )
+from mailkit_async._service import BOUNCES
 
 pytestmark = pytest.mark.anyio
 
@@ -273,7 +258,7 @@ JSON_AUTH = [
 async def test_json_auth_failure_with_http_200(
     anyio_backend: str, call: str, answer: dict[str, Any], text: str
 ) -> None:
-    function, invoke = CALLS[call]
+    function, invoke, _ = CALLS[call]
     with mock() as router:
         r = route(router, "json").mock(return_value=reply(answer))
         async with client("json") as mk:
@@ -288,7 +273,7 @@ async def test_json_auth_failure_with_http_200(
 @pytest.mark.parametrize("text", ["Unauthorized", "Disallowed IP 1.2.3.4"])
 @pytest.mark.parametrize("call", CALL_NAMES)
 async def test_xmlrpc_auth_failure_is_a_plain_string(anyio_backend: str, call: str, text: str) -> None:
-    function, invoke = CALLS[call]
+    function, invoke, _ = CALLS[call]
     with mock() as router:
         r = route(router, "xmlrpc").mock(return_value=reply(xml_string(text)))
         async with client("xmlrpc") as mk:
@@ -302,7 +287,7 @@ async def test_xmlrpc_auth_failure_is_a_plain_string(anyio_backend: str, call: s
 
 @pytest.mark.parametrize("call", CALL_NAMES)
 async def test_xmlrpc_fault_is_an_api_error(anyio_backend: str, call: str) -> None:
-    function, invoke = CALLS[call]
+    function, invoke, _ = CALLS[call]
     with mock() as router:
         r = route(router, "xmlrpc").mock(return_value=reply(xml_fault(42, "Internal processing failure")))
         async with client("xmlrpc") as mk:
@@ -346,7 +331,7 @@ DECODE_FAILURES = [
 async def test_undecodable_body_is_a_decode_error_with_an_excerpt(
     anyio_backend: str, call: str, protocol: str, body: bytes
 ) -> None:
-    function, invoke = CALLS[call]
+    function, invoke, _ = CALLS[call]
     with mock() as router:
         r = route(router, protocol).mock(return_value=reply(body))
         async with client(protocol) as mk:
@@ -374,7 +359,7 @@ async def test_excerpt_is_short_for_a_large_body(anyio_backend: str) -> None:
 
 @pytest.mark.parametrize("call", CALL_NAMES)
 async def test_unexpected_4xx_is_a_refusal_not_retried(anyio_backend: str, call: str) -> None:
-    function, invoke = CALLS[call]
+    function, invoke, _ = CALLS[call]
     with mock() as router:
         r = route(router, "json").mock(return_value=httpx.Response(404, text="not here"))
         async with client("json") as mk:
@@ -418,11 +403,11 @@ async def test_bounces_json_request_and_documented_answer(
     with mock() as router:
         r = route(router, "json").mock(side_effect=pages(RAW_BOUNCES_JSON, []))
         async with client("json") as mk:
-            got = await collect_bounces(mk, **{**kwargs, "after_id": 0})
+            got = await drain_bounces(mk, **{**kwargs, "after_id": 0})
             assert r.call_count == 2
             r.reset()
             r.mock(side_effect=pages([]))
-            await collect_bounces(mk, **kwargs)
+            await drain_bounces(mk, **kwargs)
     assert typed(json_params(r.calls[0].request, BOUNCES)) == typed(first)
     assert got == [
         Bounce(
@@ -446,7 +431,7 @@ async def test_bounces_json_second_page_continues_from_the_last_id(anyio_backend
     with mock() as router:
         r = route(router, "json").mock(side_effect=pages(RAW_BOUNCES_JSON, []))
         async with client("json") as mk:
-            await collect_bounces(mk, message_id=12345)
+            await drain_bounces(mk, message_id=12345)
     second = json_params(r.calls[1].request, BOUNCES)
     assert typed(second) == typed({"ID_message": 12345, "ID_undelivered_log": 2, "limit": 25000})
 
@@ -467,10 +452,10 @@ async def test_bounces_xmlrpc_request_order_and_documented_answer(
     with mock() as router:
         r = route(router, "xmlrpc").mock(side_effect=pages(RAW_BOUNCES_XML, BOUNCES_XML_EMPTY))
         async with client("xmlrpc") as mk:
-            got = await collect_bounces(mk, **{**kwargs, "after_id": 0})
+            got = await drain_bounces(mk, **{**kwargs, "after_id": 0})
             r.reset()
             r.mock(side_effect=pages(BOUNCES_XML_EMPTY))
-            await collect_bounces(mk, **kwargs)
+            await drain_bounces(mk, **kwargs)
     assert typed(xmlrpc_params(r.calls[0].request, BOUNCES)) == typed(first)
     assert [b.undelivered_log_id for b in got] == [1, 2]
     assert got[0] == RAW_BOUNCES_XML_FIRST

@@ -15,18 +15,8 @@ from _docs import (
     UNSUBSCRIBE_OK_JSON,
     UNSUBSCRIBE_OK_XML,
 )
-from _helpers import (
-    REVALIDATE,
-    UNSUBSCRIBE,
-    client,
-    json_params,
-    mock,
-    reply,
-    route,
-    typed,
-    xml_string,
-    xmlrpc_params,
-)
+from support.clients import client, mock, reply, route
+from support.wire import json_params, typed, xml_string, xmlrpc_params
 
 from mailkit_async import (
     APIError,
@@ -37,6 +27,7 @@ from mailkit_async import (
     Revalidation,
     Unsubscription,
 )
+from mailkit_async._service import REVALIDATE, UNSUBSCRIBE
 
 pytestmark = pytest.mark.anyio
 

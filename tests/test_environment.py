@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import respx
-from _helpers import CLIENT_ID, MD5, PATHS, client, reply
+from support.clients import CLIENT_ID, MD5, PATHS, client, reply
 
 from mailkit_async import InvalidParameterError, Mailkit
 

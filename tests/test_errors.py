@@ -11,8 +11,9 @@ from typing import Any
 import httpx
 import pytest
 import trio
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
+from support.properties import reproducible
 
 from mailkit_async import (
     APIError,
@@ -235,7 +236,7 @@ async def test_the_range_is_the_same_both_ways(anyio_backend: str, tz: timezone,
 async def test_a_refused_cancel_names_cancel(anyio_backend: str, protocol: str) -> None:
     import json
 
-    from _helpers import xml_string
+    from support.wire import xml_string
 
     body = (
         json.dumps({"error_status": 1, "error": "Missing ID of campaign"}).encode()
@@ -352,13 +353,7 @@ ANY_OFFSET = st.timedeltas(
 )
 ANY_DATETIME = st.datetimes(timezones=st.none() | ANY_OFFSET.map(timezone)) | st.just("now")
 ANY_VALUE = ANY_INT | ANY_TEXT | st.none() | st.booleans() | ANY_DATETIME
-ARGUMENTS = settings(
-    deadline=None,
-    derandomize=True,
-    database=None,
-    max_examples=150,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+ARGUMENTS = reproducible(max_examples=150)
 
 
 async def outcome(wire: Counting, call: Callable[[], Awaitable[Any]]) -> None:

@@ -22,17 +22,10 @@ from typing import Any
 import anyio
 import httpx
 import pytest
-from _faultlib import (
-    BOUNCES,
-    MD5,
-    PROTOCOLS,
-    TYPED_CALLS,
-    assert_no_secret,
-    body_client,
-    emulator,
-    loopback_client,
-)
 from _pool import checked_out
+from support.calls import EVERY_CALL
+from support.clients import MD5, PROTOCOLS, body_client, emulator, loopback_client
+from support.leaks import assert_no_secret
 
 from mailkit_async import (
     APIError,
@@ -43,6 +36,7 @@ from mailkit_async import (
     TransportError,
     Unsubscription,
 )
+from mailkit_async._service import BOUNCES
 from mailkit_async.testing import Fault
 
 pytestmark = pytest.mark.anyio
@@ -82,8 +76,8 @@ async def every_call_refuses(
 ) -> list[MailkitError]:
     """Run every typed call against the same answer; each must raise `error` (exactly that type)."""
     caught: list[MailkitError] = []
-    for name in calls or list(TYPED_CALLS):
-        function, invoke, _ = TYPED_CALLS[name]
+    for name in calls or list(EVERY_CALL):
+        function, invoke, _ = EVERY_CALL[name]
         with pytest.raises(MailkitError) as info:
             await invoke(mk)
         assert type(info.value) is error, f"{name}: {info.value!r}"
@@ -223,7 +217,7 @@ async def test_hostile_xml_over_loopback(anyio_backend: str) -> None:
             with bounded():
                 await every_call_refuses(mk)
             assert checked_out(mk) == 0
-    assert sum(emu.requests.values()) == len(TYPED_CALLS)
+    assert sum(emu.requests.values()) == len(EVERY_CALL)
 
 
 # --- deep nesting ------------------------------------------------------------------------------------
@@ -304,7 +298,7 @@ async def test_huge_body_is_refused_while_reading(
             headers["Content-Length"] = str(HUGE)
         return httpx.Response(200, headers=headers, content=body)  # chunked when no length is given
 
-    function, invoke, _ = TYPED_CALLS[call]
+    function, invoke, _ = EVERY_CALL[call]
     retry = RetryPolicy(attempts=4, backoff=0)  # a refused body is not transient: never re-fetched
     async with body_client(protocol, respond, max_response_bytes=CAP, retry=retry) as mk:
         with bounded(memory=8 * MB) as measured, pytest.raises(ResponseDecodeError) as info:
@@ -472,7 +466,7 @@ async def test_html_error_page_with_200_over_loopback(anyio_backend: str, protoc
         async with loopback_client(server.url, protocol, retry=RetryPolicy(attempts=4, backoff=0)) as mk:
             await every_call_refuses(mk)
             assert checked_out(mk) == 0
-    assert sum(emu.requests.values()) == len(TYPED_CALLS)  # not transient: never retried
+    assert sum(emu.requests.values()) == len(EVERY_CALL)  # not transient: never retried
 
 
 # --- truncated bodies -----------------------------------------------------------------------------------
@@ -519,7 +513,7 @@ async def test_body_cut_short_with_a_matching_length_is_a_decode_error(
     with emu.serve() as server:
         async with loopback_client(server.url, protocol, retry=RetryPolicy(attempts=4, backoff=0)) as mk:
             await every_call_refuses(mk)
-    assert sum(emu.requests.values()) == len(TYPED_CALLS)
+    assert sum(emu.requests.values()) == len(EVERY_CALL)
 
 
 # --- invalid UTF-8 --------------------------------------------------------------------------------------
@@ -592,7 +586,7 @@ async def test_echoed_credentials_in_hostile_bodies_are_redacted(anyio_backend: 
     ]
     for body in bodies:
         async with body_client(protocol, answer(body)) as mk:
-            for name, (_, invoke, _) in TYPED_CALLS.items():
+            for name, (_, invoke, _) in EVERY_CALL.items():
                 try:
                     await invoke(mk)
                 except MailkitError as error:
@@ -670,7 +664,7 @@ async def test_error_text_stays_short_whatever_the_answer_holds(anyio_backend: s
         body = json.dumps(value).encode()
     else:
         body = xmlrpc.client.dumps((value,), methodresponse=True).encode()
-    function, invoke, _ = TYPED_CALLS[call]
+    function, invoke, _ = EVERY_CALL[call]
     async with body_client(protocol, answer(body)) as mk:
         with pytest.raises(MailkitError) as info:
             await invoke(mk)

@@ -7,14 +7,15 @@ import json
 import random
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import anyio
 import httpx
 import pytest
-from _helpers import CALLS, MD5, client, mock, reply, route
+from support.calls import CALLS, GENERIC, Call
+from support.clients import MD5, client, mock, reply, route
 
 import mailkit_async._retry as retry_module
 from mailkit_async import (
@@ -29,24 +30,24 @@ from mailkit_async import (
 )
 from mailkit_async._exceptions import APIError
 from mailkit_async._retry import parse_retry_after
+from mailkit_async._service import BOUNCES, RESULTS, REVALIDATE, SCHEDULE, UNSUBSCRIBE
 
 pytestmark = pytest.mark.anyio
 
 # Answers that satisfy every typed call (each reads its own part); bounces end on "[]".
 OK_ANSWERS = {
-    "mailkit.campaigns.single.schedule": {"error": "OK, send_date: 2030-01-02 10:05:00", "error_status": 0},
-    "mailkit.sendmail_mass.results": {"error_status": 0, "status": "OK"},
-    "mailkit.email.revalidate": {"error_status": 0, "error": "Email has been revalidated", "email": "a@b.cz"},
-    "mailkit.email.unsubscribe": {"error_status": 0, "ID_email": "5", "status": "1"},
-    "mailkit.report.raw.bounces": [],
-    "mailkit.x.y": {"error_status": 0, "anything": 1},
+    SCHEDULE: {"error": "OK, send_date: 2030-01-02 10:05:00", "error_status": 0},
+    RESULTS: {"error_status": 0, "status": "OK"},
+    REVALIDATE: {"error_status": 0, "error": "Email has been revalidated", "email": "a@b.cz"},
+    UNSUBSCRIBE: {"error_status": 0, "ID_email": "5", "status": "1"},
+    BOUNCES: [],
+    GENERIC: {"error_status": 0, "anything": 1},
 }
 
-Invoke = Callable[[Mailkit], Awaitable[Any]]
-ALL_CALLS: dict[str, tuple[str, Invoke]] = {
+ALL_CALLS: dict[str, Call] = {
     **CALLS,
-    "call-idempotent": ("mailkit.x.y", lambda mk: mk.call("mailkit.x.y", {"a": 1}, idempotent=True)),
-    "call": ("mailkit.x.y", lambda mk: mk.call("mailkit.x.y", {"a": 1})),
+    "call-idempotent": Call(GENERIC, lambda mk: mk.call(GENERIC, {"a": 1}, idempotent=True), (object,)),
+    "call": Call(GENERIC, lambda mk: mk.call(GENERIC, {"a": 1}), (object,)),
 }
 IDEMPOTENT = ["unsubscribe", "results", "cancel", "revalidate", "bounces", "call-idempotent"]
 HARMFUL = ["schedule", "revalidate-mail", "call"]
@@ -58,7 +59,9 @@ def ok(request: httpx.Request) -> httpx.Response:
 
 
 @dataclass(frozen=True)
-class Fault:
+class Failure:
+    """A transient failure as respx plays it, and the error it must end in."""
+
     make: Callable[[httpx.Request], httpx.Response]
     error: type[Exception]
     attrs: dict[str, Any]
@@ -76,31 +79,31 @@ def _status(code: int, headers: dict[str, str] | None = None) -> Callable[[httpx
     return lambda request: httpx.Response(code, headers=headers, text="<html>busy</html>")
 
 
-FAULTS: dict[str, Fault] = {
-    "500": Fault(_status(500), ServerError, {"status_code": 500}, False),
-    "502": Fault(_status(502), ServerError, {"status_code": 502}, False),
-    "504": Fault(_status(504), ServerError, {"status_code": 504}, False),
-    "503": Fault(_status(503), ServerError, {"status_code": 503}, False),
-    "503-retry-after": Fault(
+FAULTS: dict[str, Failure] = {
+    "500": Failure(_status(500), ServerError, {"status_code": 500}, False),
+    "502": Failure(_status(502), ServerError, {"status_code": 502}, False),
+    "504": Failure(_status(504), ServerError, {"status_code": 504}, False),
+    "503": Failure(_status(503), ServerError, {"status_code": 503}, False),
+    "503-retry-after": Failure(
         _status(503, {"Retry-After": "0"}), RateLimitError, {"status_code": 503, "retry_after": 0.0}, False
     ),
-    "429": Fault(_status(429), RateLimitError, {"status_code": 429}, True),
-    "429-retry-after": Fault(
+    "429": Failure(_status(429), RateLimitError, {"status_code": 429}, True),
+    "429-retry-after": Failure(
         _status(429, {"Retry-After": "0"}), RateLimitError, {"status_code": 429, "retry_after": 0.0}, True
     ),
-    "connect-error": Fault(
+    "connect-error": Failure(
         _raise(httpx.ConnectError), TransportError, {"request_sent": False, "timed_out": False}, True
     ),
-    "connect-timeout": Fault(
+    "connect-timeout": Failure(
         _raise(httpx.ConnectTimeout), TransportError, {"request_sent": False, "timed_out": True}, True
     ),
-    "read-timeout": Fault(
+    "read-timeout": Failure(
         _raise(httpx.ReadTimeout), TransportError, {"request_sent": True, "timed_out": True}, False
     ),
-    "remote-protocol-error": Fault(
+    "remote-protocol-error": Failure(
         _raise(httpx.RemoteProtocolError), TransportError, {"request_sent": True}, False
     ),
-    "read-error": Fault(_raise(httpx.ReadError), TransportError, {"request_sent": True}, False),
+    "read-error": Failure(_raise(httpx.ReadError), TransportError, {"request_sent": True}, False),
 }
 
 
@@ -118,7 +121,7 @@ def sequence(
     return effect
 
 
-def check_error(error: BaseException, fault: Fault, function: str) -> None:
+def check_error(error: BaseException, fault: Failure, function: str) -> None:
     assert type(error) is fault.error
     assert error.function == function  # type: ignore[attr-defined]
     for name, value in fault.attrs.items():
@@ -133,7 +136,7 @@ def check_error(error: BaseException, fault: Fault, function: str) -> None:
 async def test_idempotent_calls_retry_every_transient_fault(
     anyio_backend: str, call: str, fault_name: str
 ) -> None:
-    function, invoke = ALL_CALLS[call]
+    function, invoke, _ = ALL_CALLS[call]
     fault = FAULTS[fault_name]
     with mock() as router:
         r = route(router, "json").mock(side_effect=fault.make)
@@ -151,7 +154,7 @@ async def test_idempotent_calls_retry_every_transient_fault(
 async def test_harmful_calls_are_resent_only_when_the_request_never_reached_the_service(
     anyio_backend: str, call: str, fault_name: str
 ) -> None:
-    function, invoke = ALL_CALLS[call]
+    function, invoke, _ = ALL_CALLS[call]
     fault = FAULTS[fault_name]
     with mock() as router:
         r = route(router, "json").mock(side_effect=fault.make)
@@ -189,7 +192,7 @@ async def test_schedule_over_both_protocols(
 
 @pytest.mark.parametrize("call", IDEMPOTENT)
 async def test_idempotent_call_succeeds_after_transient_faults(anyio_backend: str, call: str) -> None:
-    _, invoke = ALL_CALLS[call]
+    invoke = ALL_CALLS[call].invoke
     effects = [FAULTS[name].make for name in ("500", "connect-error", "read-timeout")]
     with mock() as router:
         r = route(router, "json").mock(side_effect=sequence(*effects, ok))
@@ -200,7 +203,7 @@ async def test_idempotent_call_succeeds_after_transient_faults(anyio_backend: st
 
 @pytest.mark.parametrize("call", HARMFUL)
 async def test_harmful_call_succeeds_after_connect_error_and_429(anyio_backend: str, call: str) -> None:
-    _, invoke = ALL_CALLS[call]
+    invoke = ALL_CALLS[call].invoke
     with mock() as router:
         r = route(router, "json").mock(
             side_effect=sequence(FAULTS["connect-error"].make, FAULTS["429"].make, ok)
@@ -213,7 +216,7 @@ async def test_harmful_call_succeeds_after_connect_error_and_429(anyio_backend: 
 @pytest.mark.parametrize("fault_name", ["500", "429", "503-retry-after", "connect-error", "read-timeout"])
 @pytest.mark.parametrize("call", ["unsubscribe", "schedule"])
 async def test_attempts_1_never_retries(anyio_backend: str, call: str, fault_name: str) -> None:
-    _, invoke = ALL_CALLS[call]
+    invoke = ALL_CALLS[call].invoke
     fault = FAULTS[fault_name]
     with mock() as router:
         r = route(router, "json").mock(side_effect=fault.make)
@@ -357,20 +360,6 @@ async def test_retry_after_zero_beats_a_huge_backoff(
                 await mk.email.unsubscribe(5)
     assert r.call_count == 3
     assert time.monotonic() - started < 5
-
-
-@pytest.fixture
-def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """Record every wait the retry loop asks for, without waiting."""
-    recorded: list[float] = []
-    real_sleep = anyio.sleep
-
-    async def fake_sleep(delay: float) -> None:
-        recorded.append(delay)
-        await real_sleep(0)
-
-    monkeypatch.setattr(retry_module.anyio, "sleep", fake_sleep)
-    return recorded
 
 
 async def test_retry_after_seconds_are_waited(anyio_backend: str, sleeps: list[float]) -> None:
@@ -585,7 +574,7 @@ def silent_server(calls: list[httpx.Request], started: anyio.Event | None = None
 
 @pytest.mark.parametrize("call", ["unsubscribe", "schedule"])
 async def test_deadline_ends_a_call_to_a_server_that_never_answers(anyio_backend: str, call: str) -> None:
-    _, invoke = ALL_CALLS[call]
+    invoke = ALL_CALLS[call].invoke
     calls: list[httpx.Request] = []
     policy = RetryPolicy(attempts=4, backoff=0, deadline=0.2)
     started = time.monotonic()
@@ -631,7 +620,7 @@ async def test_cancellation_during_a_retry_wait_propagates(anyio_backend: str) -
 async def test_cancellation_during_a_slow_request_propagates_and_is_not_retried(
     anyio_backend: str, call: str
 ) -> None:
-    _, invoke = ALL_CALLS[call]
+    invoke = ALL_CALLS[call].invoke
     calls: list[httpx.Request] = []
     finished = False
     async with Mailkit(4321, MD5, retry=RetryPolicy(backoff=0), http_client=silent_server(calls)) as mk:

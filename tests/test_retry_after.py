@@ -7,12 +7,10 @@ import logging
 import time
 from collections.abc import Callable
 
-import anyio
 import httpx
 import pytest
-from _helpers import client, mock, route
+from support.clients import client, mock, route
 
-import mailkit_async._retry as retry_module
 from mailkit_async import RateLimitError, RetryPolicy, ServerError
 from mailkit_async._retry import parse_retry_after
 
@@ -75,19 +73,6 @@ def test_bad_dates_are_ignored(value: str) -> None:
 
 
 # --- end to end ------------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    recorded: list[float] = []
-    real_sleep = anyio.sleep
-
-    async def fake_sleep(delay: float) -> None:
-        recorded.append(delay)
-        await real_sleep(0)
-
-    monkeypatch.setattr(retry_module.anyio, "sleep", fake_sleep)
-    return recorded
 
 
 def _in(seconds: float, form: str) -> str:

@@ -8,17 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from _docs import SCHEDULE_FAILED_XML, SCHEDULE_OK_JSON, SCHEDULE_OK_XML
-from _helpers import (
-    SCHEDULE,
-    client,
-    json_params,
-    mock,
-    reply,
-    route,
-    typed,
-    xml_string,
-    xmlrpc_params,
-)
+from support.clients import client, mock, reply, route
+from support.wire import json_params, typed, xml_string, xmlrpc_params
 
 from mailkit_async import (
     UNSET,
@@ -28,6 +19,7 @@ from mailkit_async import (
     MailkitError,
     ScheduleResult,
 )
+from mailkit_async._service import SCHEDULE
 
 pytestmark = pytest.mark.anyio
 

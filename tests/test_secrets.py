@@ -5,9 +5,8 @@ from __future__ import annotations
 import logging
 import re
 import ssl
-import traceback
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager, suppress
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
@@ -16,7 +15,10 @@ import anyio.abc
 import httpx
 import pytest
 import respx
-from _helpers import BASE, CALLS, PATHS, xml_fault, xml_string
+from support.calls import CALLS
+from support.clients import BASE, client, refused, reply
+from support.leaks import assert_no_secret, chain
+from support.wire import xml_fault, xml_string
 
 from mailkit_async import (
     APIError,
@@ -38,42 +40,13 @@ CLIENT_ID = 4321
 CALL_NAMES = list(CALLS)
 
 
-def chain(error: BaseException) -> Iterator[BaseException]:
-    """`error` and every exception reachable from it: cause, context, groups."""
-    seen: set[int] = set()
-    stack: list[BaseException | None] = [error]
-    while stack:
-        current = stack.pop()
-        if current is None or id(current) in seen:
-            continue
-        seen.add(id(current))
-        yield current
-        stack += [current.__cause__, current.__context__]
-        stack += list(getattr(current, "exceptions", ()))
-
-
 def assert_clean(error: BaseException) -> None:
-    texts = ["".join(traceback.format_exception(error))]
-    for item in chain(error):
-        texts += [str(item), repr(item), *(repr(arg) for arg in item.args), *(str(arg) for arg in item.args)]
-        texts += [repr(value) for value in vars(item).values()]
-        texts += [str(value) for value in vars(item).values()]
-        texts += list(getattr(item, "__notes__", ()))
-        if isinstance(item, httpx.HTTPError):
-            # An httpx error carries the request, whose body holds the credentials.
-            with suppress(RuntimeError):
-                texts.append(item.request.content.decode("utf-8", "replace"))
-    for text in texts:
-        assert SECRET not in text, text
-
-
-_TLS = ssl.create_default_context()
+    assert_no_secret(error, SECRET)
 
 
 def make_client(protocol: str = "json", **kwargs: Any) -> Mailkit:
     kwargs.setdefault("retry", RetryPolicy(attempts=2, backoff=0))
-    kwargs.setdefault("http_client", httpx.AsyncClient(verify=_TLS))
-    return Mailkit(CLIENT_ID, SECRET, protocol=protocol, **kwargs)  # type: ignore[arg-type]
+    return client(protocol, md5=SECRET, **kwargs)
 
 
 async def provoke(
@@ -83,25 +56,17 @@ async def provoke(
     expected: type[BaseException] = MailkitError,
     **kwargs: Any,
 ) -> BaseException:
-    with respx.mock(base_url=BASE, assert_all_called=False) as router:
-        route = router.post(PATHS[protocol]).mock(side_effect=side_effect)
-        async with make_client(protocol, **kwargs) as mk:
-            with pytest.raises(expected) as info:
-                await invoke(mk)
+    kwargs.setdefault("retry", RetryPolicy(attempts=2, backoff=0))
+    error, route = await refused(expected, protocol, side_effect, invoke, md5=SECRET, **kwargs)
     # The service did receive the secret (it is the credential): only the errors must not show it.
     assert all(SECRET.encode() in call.request.content for call in route.calls)
-    return info.value
+    return error  # type: ignore[no-any-return]
 
 
 def answer(
     body: Any, status: int = 200, headers: dict[str, str] | None = None
 ) -> Callable[..., httpx.Response]:
-    def effect(request: httpx.Request) -> httpx.Response:
-        if isinstance(body, (bytes, str)):
-            return httpx.Response(status, content=body, headers=headers)
-        return httpx.Response(status, json=body, headers=headers)
-
-    return effect
+    return lambda request: reply(body, status, headers)
 
 
 def raises(kind: type[httpx.HTTPError]) -> Callable[[httpx.Request], httpx.Response]:
@@ -116,7 +81,7 @@ def raises(kind: type[httpx.HTTPError]) -> Callable[[httpx.Request], httpx.Respo
 
 @pytest.mark.parametrize("call", CALL_NAMES)
 async def test_plain_auth_failure(anyio_backend: str, call: str) -> None:
-    _, invoke = CALLS[call]
+    invoke = CALLS[call].invoke
     error = await provoke(
         "json", invoke, answer({"error_status": 1, "error": "Unauthorized"}), AuthenticationError
     )
@@ -125,7 +90,7 @@ async def test_plain_auth_failure(anyio_backend: str, call: str) -> None:
 
 @pytest.mark.parametrize("call", CALL_NAMES)
 async def test_json_auth_failure_echoing_the_md5(anyio_backend: str, call: str) -> None:
-    _, invoke = CALLS[call]
+    invoke = CALLS[call].invoke
     body = {"error_status": 1, "error": f"Unauthorized: wrong client_md5 {SECRET}"}
     error = await provoke("json", invoke, answer(body), AuthenticationError)
     assert_clean(error)
@@ -134,7 +99,7 @@ async def test_json_auth_failure_echoing_the_md5(anyio_backend: str, call: str) 
 
 @pytest.mark.parametrize("call", CALL_NAMES)
 async def test_json_refusal_echoing_the_md5(anyio_backend: str, call: str) -> None:
-    _, invoke = CALLS[call]
+    invoke = CALLS[call].invoke
     body = {"error_status": "1", "error": f"Invalid parameters for {SECRET}"}
     error = await provoke("json", invoke, answer(body), APIError)
     assert_clean(error)
@@ -143,21 +108,21 @@ async def test_json_refusal_echoing_the_md5(anyio_backend: str, call: str) -> No
 
 @pytest.mark.parametrize("call", CALL_NAMES)
 async def test_xmlrpc_auth_string_echoing_the_md5(anyio_backend: str, call: str) -> None:
-    _, invoke = CALLS[call]
+    invoke = CALLS[call].invoke
     error = await provoke("xmlrpc", invoke, answer(xml_string(f"Unauthorized {SECRET}")), AuthenticationError)
     assert_clean(error)
 
 
 @pytest.mark.parametrize("call", ["schedule", "unsubscribe", "revalidate", "results"])
 async def test_xmlrpc_refusal_string_echoing_the_md5(anyio_backend: str, call: str) -> None:
-    _, invoke = CALLS[call]
+    invoke = CALLS[call].invoke
     error = await provoke("xmlrpc", invoke, answer(xml_string(f"Invalid value {SECRET}")), APIError)
     assert_clean(error)
 
 
 @pytest.mark.parametrize("call", CALL_NAMES)
 async def test_xmlrpc_fault_echoing_the_md5(anyio_backend: str, call: str) -> None:
-    _, invoke = CALLS[call]
+    invoke = CALLS[call].invoke
     error = await provoke("xmlrpc", invoke, answer(xml_fault(4, f"bad login {SECRET}")), APIError)
     assert_clean(error)
     assert "bad login" in str(error)
@@ -186,7 +151,7 @@ async def test_call_refusal_echoing_the_md5(anyio_backend: str) -> None:
 async def test_undecodable_body_echoing_the_md5(
     anyio_backend: str, call: str, protocol: str, body: str
 ) -> None:
-    _, invoke = CALLS[call]
+    invoke = CALLS[call].invoke
     error = await provoke(protocol, invoke, answer(body), ResponseDecodeError)
     assert_clean(error)
     assert isinstance(error, ResponseDecodeError)
@@ -215,7 +180,7 @@ async def test_echo_of_the_whole_request_body(anyio_backend: str) -> None:
 async def test_valid_json_of_the_wrong_shape_echoing_the_md5(
     anyio_backend: str, call: str, body: Any
 ) -> None:
-    _, invoke = CALLS[call]
+    invoke = CALLS[call].invoke
     error = await provoke("json", invoke, answer(body), MailkitError)
     assert_clean(error)
 
@@ -229,7 +194,7 @@ async def test_valid_json_of_the_wrong_shape_echoing_the_md5(
 )
 @pytest.mark.parametrize("call", ["unsubscribe", "schedule"])
 async def test_transport_errors(anyio_backend: str, call: str, kind: type[httpx.HTTPError]) -> None:
-    _, invoke = CALLS[call]
+    invoke = CALLS[call].invoke
     error = await provoke("json", invoke, raises(kind), TransportError)
     assert_clean(error)
     # Not even the httpx exception (whose request holds the body) rides along.

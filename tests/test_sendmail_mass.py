@@ -12,7 +12,8 @@ from _docs import (
     MASS_RESULTS_OK_JSON,
     MASS_RESULTS_OK_XML,
 )
-from _helpers import RESULTS, client, json_params, mock, reply, route, typed, xml_string, xmlrpc_params
+from support.clients import client, mock, reply, route
+from support.wire import json_params, typed, xml_string, xmlrpc_params
 
 from mailkit_async import (
     APIError,
@@ -21,6 +22,7 @@ from mailkit_async import (
     MassSendErrorCode,
     MassSendResults,
 )
+from mailkit_async._service import RESULTS
 
 pytestmark = pytest.mark.anyio
 
