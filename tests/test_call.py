@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from support.clients import client, mock, reply, route
+from support.clients import answered, client, mock, refused, reply, route
 from support.wire import json_params, typed, xml_dump, xml_fault, xml_string, xmlrpc_params
 
 from mailkit_async import (
@@ -22,10 +22,11 @@ FUNCTION = "mailkit.mailinglist.list"
 
 async def test_json_sends_the_mapping_and_returns_the_decoded_answer(anyio_backend: str) -> None:
     answer = [{"ID_user_list": "12", "NAME": "Newsletter"}, {"ID_user_list": "13", "NAME": "Other"}]
-    with mock() as router:
-        r = route(router, "json").mock(return_value=reply(answer))
-        async with client("json") as mk:
-            result = await mk.call(FUNCTION, {"ID_user_list": 12, "flag": "TRUE", "nested": {"a": [1]}})
+    result, r = await answered(
+        "json",
+        answer,
+        lambda mk: mk.call(FUNCTION, {"ID_user_list": 12, "flag": "TRUE", "nested": {"a": [1]}}),
+    )
     assert result == answer
     params = json_params(r.calls.last.request, FUNCTION)
     assert typed(params) == typed({"ID_user_list": 12, "flag": "TRUE", "nested": {"a": [1]}})
@@ -33,18 +34,12 @@ async def test_json_sends_the_mapping_and_returns_the_decoded_answer(anyio_backe
 
 async def test_json_mapping_answer_with_error_status_zero_is_returned_as_is(anyio_backend: str) -> None:
     answer = {"error_status": 0, "data": {"x": 1}, "error": ""}
-    with mock() as router:
-        route(router, "json").mock(return_value=reply(answer))
-        async with client("json") as mk:
-            result = await mk.call(FUNCTION)
+    result, _ = await answered("json", answer, lambda mk: mk.call(FUNCTION))
     assert result == answer
 
 
 async def test_json_without_parameters_sends_an_empty_object(anyio_backend: str) -> None:
-    with mock() as router:
-        r = route(router, "json").mock(return_value=reply({"error_status": 0}))
-        async with client("json") as mk:
-            await mk.call(FUNCTION)
+    _, r = await answered("json", {"error_status": 0}, lambda mk: mk.call(FUNCTION))
     assert typed(json_params(r.calls.last.request, FUNCTION)) == typed({})
 
 
@@ -84,10 +79,9 @@ async def test_json_auth_failure(anyio_backend: str, text: str) -> None:
 
 async def test_xmlrpc_sends_positional_params_and_returns_the_decoded_answer(anyio_backend: str) -> None:
     answer = [{"ID_user_list": 12, "NAME": "Newsletter"}, {"ID_user_list": 13, "NAME": "Other"}]
-    with mock() as router:
-        r = route(router, "xmlrpc").mock(return_value=reply(xml_dump(answer)))
-        async with client("xmlrpc") as mk:
-            result = await mk.call(FUNCTION, [12, "název", True, {"k": "v"}])
+    result, r = await answered(
+        "xmlrpc", xml_dump(answer), lambda mk: mk.call(FUNCTION, [12, "název", True, {"k": "v"}])
+    )
     assert result == answer
     params = xmlrpc_params(r.calls.last.request, FUNCTION)
     assert typed(params) == typed((12, "název", True, {"k": "v"}))
@@ -103,23 +97,19 @@ async def test_xmlrpc_tuple_params_and_string_answer(anyio_backend: str) -> None
 
 @pytest.mark.parametrize("text", ["Unauthorized", "Disallowed IP 1.2.3.4"])
 async def test_xmlrpc_plain_string_auth_failure(anyio_backend: str, text: str) -> None:
-    with mock() as router:
-        route(router, "xmlrpc").mock(return_value=reply(xml_string(text)))
-        async with client("xmlrpc") as mk:
-            with pytest.raises(AuthenticationError) as info:
-                await mk.call(FUNCTION, [])
-    assert info.value.message == text
+    error, _ = await refused(
+        AuthenticationError, "xmlrpc", xml_string(text), lambda mk: mk.call(FUNCTION, [])
+    )
+    assert error.message == text
 
 
 async def test_xmlrpc_fault_raises_api_error(anyio_backend: str) -> None:
-    with mock() as router:
-        route(router, "xmlrpc").mock(return_value=reply(xml_fault(3, "Unknown method")))
-        async with client("xmlrpc") as mk:
-            with pytest.raises(APIError) as info:
-                await mk.call(FUNCTION, [])
-    assert info.value.message == "Unknown method"
-    assert info.value.code == 3
-    assert info.value.function == FUNCTION
+    error, _ = await refused(
+        APIError, "xmlrpc", xml_fault(3, "Unknown method"), lambda mk: mk.call(FUNCTION, [])
+    )
+    assert error.message == "Unknown method"
+    assert error.code == 3
+    assert error.function == FUNCTION
 
 
 @pytest.mark.parametrize("params", [{"a": 1}, "abc", b"abc"], ids=["mapping", "str", "bytes"])
@@ -149,9 +139,10 @@ async def test_refuses_names_that_are_not_mailkit_functions(anyio_backend: str, 
 
 
 async def test_json_decode_error(anyio_backend: str) -> None:
-    with mock() as router:
-        route(router, "json").mock(return_value=reply(b"<html><body>502 Bad Gateway</body></html>"))
-        async with client("json") as mk:
-            with pytest.raises(ResponseDecodeError) as info:
-                await mk.call(FUNCTION)
-    assert info.value.excerpt.startswith("<html>")
+    error, _ = await refused(
+        ResponseDecodeError,
+        "json",
+        b"<html><body>502 Bad Gateway</body></html>",
+        lambda mk: mk.call(FUNCTION),
+    )
+    assert error.excerpt.startswith("<html>")

@@ -12,7 +12,19 @@ import pytest
 import respx
 from _docs import RAW_BOUNCES_JSON, RAW_BOUNCES_XML, RAW_BOUNCES_XML_FIRST
 from support.calls import CALLS, drain_bounces
-from support.clients import BASE, CLIENT_ID, CONTENT_TYPES, MD5, PATHS, client, mock, reply, route
+from support.clients import (
+    BASE,
+    CLIENT_ID,
+    CONTENT_TYPES,
+    MD5,
+    PATHS,
+    answered,
+    client,
+    mock,
+    refused,
+    reply,
+    route,
+)
 from support.wire import json_params, typed, xml_fault, xml_string, xmlrpc_params
 
 from mailkit_async import (
@@ -59,10 +71,7 @@ async def test_explicit_credentials_win_over_the_environment(
 ) -> None:
     monkeypatch.setenv("MAILKIT_CLIENT_ID", "999")
     monkeypatch.setenv("MAILKIT_CLIENT_MD5", "from-env")
-    with mock() as router:
-        r = route(router, "json").mock(return_value=ok_answer("json"))
-        async with client("json") as mk:
-            await mk.email.unsubscribe(5)
+    _, r = await answered("json", ok_answer("json"), lambda mk: mk.email.unsubscribe(5))
     body = json.loads(r.calls.last.request.content)
     assert (body["id"], body["md5"]) == (CLIENT_ID, MD5)
 
@@ -259,14 +268,10 @@ async def test_json_auth_failure_with_http_200(
     anyio_backend: str, call: str, answer: dict[str, Any], text: str
 ) -> None:
     function, invoke, _ = CALLS[call]
-    with mock() as router:
-        r = route(router, "json").mock(return_value=reply(answer))
-        async with client("json") as mk:
-            with pytest.raises(AuthenticationError) as info:
-                await invoke(mk)
-    assert isinstance(info.value, APIError)
-    assert info.value.message == text
-    assert info.value.function == function
+    error, r = await refused(AuthenticationError, "json", answer, invoke)
+    assert isinstance(error, APIError)
+    assert error.message == text
+    assert error.function == function
     assert r.call_count == 1  # a refusal is never retried
 
 
@@ -274,29 +279,21 @@ async def test_json_auth_failure_with_http_200(
 @pytest.mark.parametrize("call", CALL_NAMES)
 async def test_xmlrpc_auth_failure_is_a_plain_string(anyio_backend: str, call: str, text: str) -> None:
     function, invoke, _ = CALLS[call]
-    with mock() as router:
-        r = route(router, "xmlrpc").mock(return_value=reply(xml_string(text)))
-        async with client("xmlrpc") as mk:
-            with pytest.raises(AuthenticationError) as info:
-                await invoke(mk)
-    assert isinstance(info.value, APIError)
-    assert info.value.message == text
-    assert info.value.function == function
+    error, r = await refused(AuthenticationError, "xmlrpc", xml_string(text), invoke)
+    assert isinstance(error, APIError)
+    assert error.message == text
+    assert error.function == function
     assert r.call_count == 1
 
 
 @pytest.mark.parametrize("call", CALL_NAMES)
 async def test_xmlrpc_fault_is_an_api_error(anyio_backend: str, call: str) -> None:
     function, invoke, _ = CALLS[call]
-    with mock() as router:
-        r = route(router, "xmlrpc").mock(return_value=reply(xml_fault(42, "Internal processing failure")))
-        async with client("xmlrpc") as mk:
-            with pytest.raises(APIError) as info:
-                await invoke(mk)
-    assert not isinstance(info.value, AuthenticationError)
-    assert info.value.message == "Internal processing failure"
-    assert info.value.code == 42
-    assert info.value.function == function
+    error, r = await refused(APIError, "xmlrpc", xml_fault(42, "Internal processing failure"), invoke)
+    assert not isinstance(error, AuthenticationError)
+    assert error.message == "Internal processing failure"
+    assert error.code == 42
+    assert error.function == function
     assert r.call_count == 1
 
 
@@ -332,41 +329,29 @@ async def test_undecodable_body_is_a_decode_error_with_an_excerpt(
     anyio_backend: str, call: str, protocol: str, body: bytes
 ) -> None:
     function, invoke, _ = CALLS[call]
-    with mock() as router:
-        r = route(router, protocol).mock(return_value=reply(body))
-        async with client(protocol) as mk:
-            with pytest.raises(ResponseDecodeError) as info:
-                await invoke(mk)
-    assert info.value.function == function
+    error, r = await refused(ResponseDecodeError, protocol, body, invoke)
+    assert error.function == function
     start = body[:30].decode()
-    assert info.value.excerpt.startswith(start)
-    assert len(info.value.excerpt) <= 200
-    assert repr(start)[1:-1][:20] in str(info.value)
+    assert error.excerpt.startswith(start)
+    assert len(error.excerpt) <= 200
+    assert repr(start)[1:-1][:20] in str(error)
     assert r.call_count == 1  # a bad body is not a transient fault
 
 
 async def test_excerpt_is_short_for_a_large_body(anyio_backend: str) -> None:
     body = b"<html>" + b"x" * 100_000
-    with mock() as router:
-        route(router, "json").mock(return_value=reply(body))
-        async with client("json") as mk:
-            with pytest.raises(ResponseDecodeError) as info:
-                await mk.email.unsubscribe(5)
-    assert info.value.excerpt.startswith("<html>xxx")
-    assert len(info.value.excerpt) <= 200
-    assert len(str(info.value)) < 1000
+    error, _ = await refused(ResponseDecodeError, "json", body, lambda mk: mk.email.unsubscribe(5))
+    assert error.excerpt.startswith("<html>xxx")
+    assert len(error.excerpt) <= 200
+    assert len(str(error)) < 1000
 
 
 @pytest.mark.parametrize("call", CALL_NAMES)
 async def test_unexpected_4xx_is_a_refusal_not_retried(anyio_backend: str, call: str) -> None:
     function, invoke, _ = CALLS[call]
-    with mock() as router:
-        r = route(router, "json").mock(return_value=httpx.Response(404, text="not here"))
-        async with client("json") as mk:
-            with pytest.raises(APIError) as info:
-                await invoke(mk)
-    assert info.value.code == 404
-    assert info.value.function == function
+    error, r = await refused(APIError, "json", httpx.Response(404, text="not here"), invoke)
+    assert error.code == 404
+    assert error.function == function
     assert r.call_count == 1
 
 
@@ -428,10 +413,7 @@ async def test_bounces_json_request_and_documented_answer(
 
 
 async def test_bounces_json_second_page_continues_from_the_last_id(anyio_backend: str) -> None:
-    with mock() as router:
-        r = route(router, "json").mock(side_effect=pages(RAW_BOUNCES_JSON, []))
-        async with client("json") as mk:
-            await drain_bounces(mk, message_id=12345)
+    _, r = await answered("json", pages(RAW_BOUNCES_JSON, []), lambda mk: drain_bounces(mk, message_id=12345))
     second = json_params(r.calls[1].request, BOUNCES)
     assert typed(second) == typed({"ID_message": 12345, "ID_undelivered_log": 2, "limit": 25000})
 

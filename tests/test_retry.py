@@ -15,7 +15,7 @@ import anyio
 import httpx
 import pytest
 from support.calls import CALLS, GENERIC, Call
-from support.clients import MD5, client, mock, reply, route
+from support.clients import MD5, answered, client, mock, refused, reply, route
 
 import mailkit_async._retry as retry_module
 from mailkit_async import (
@@ -182,11 +182,13 @@ async def test_schedule_over_both_protocols(
     anyio_backend: str, protocol: str, fault_name: str, calls: int
 ) -> None:
     fault = FAULTS[fault_name]
-    with mock() as router:
-        r = route(router, protocol).mock(side_effect=fault.make)
-        async with client(protocol, retry=RetryPolicy(attempts=4, backoff=0)) as mk:
-            with pytest.raises(fault.error):
-                await mk.campaigns.single.schedule(7, "now")
+    _, r = await refused(
+        fault.error,
+        protocol,
+        fault.make,
+        lambda mk: mk.campaigns.single.schedule(7, "now"),
+        retry=RetryPolicy(attempts=4, backoff=0),
+    )
     assert r.call_count == calls
 
 
@@ -194,22 +196,19 @@ async def test_schedule_over_both_protocols(
 async def test_idempotent_call_succeeds_after_transient_faults(anyio_backend: str, call: str) -> None:
     invoke = ALL_CALLS[call].invoke
     effects = [FAULTS[name].make for name in ("500", "connect-error", "read-timeout")]
-    with mock() as router:
-        r = route(router, "json").mock(side_effect=sequence(*effects, ok))
-        async with client("json", retry=RetryPolicy(attempts=4, backoff=0)) as mk:
-            await invoke(mk)
+    _, r = await answered("json", sequence(*effects, ok), invoke, retry=RetryPolicy(attempts=4, backoff=0))
     assert r.call_count == 4
 
 
 @pytest.mark.parametrize("call", HARMFUL)
 async def test_harmful_call_succeeds_after_connect_error_and_429(anyio_backend: str, call: str) -> None:
     invoke = ALL_CALLS[call].invoke
-    with mock() as router:
-        r = route(router, "json").mock(
-            side_effect=sequence(FAULTS["connect-error"].make, FAULTS["429"].make, ok)
-        )
-        async with client("json", retry=RetryPolicy(attempts=3, backoff=0)) as mk:
-            await invoke(mk)
+    _, r = await answered(
+        "json",
+        sequence(FAULTS["connect-error"].make, FAULTS["429"].make, ok),
+        invoke,
+        retry=RetryPolicy(attempts=3, backoff=0),
+    )
     assert r.call_count == 3
 
 
@@ -218,20 +217,18 @@ async def test_harmful_call_succeeds_after_connect_error_and_429(anyio_backend: 
 async def test_attempts_1_never_retries(anyio_backend: str, call: str, fault_name: str) -> None:
     invoke = ALL_CALLS[call].invoke
     fault = FAULTS[fault_name]
-    with mock() as router:
-        r = route(router, "json").mock(side_effect=fault.make)
-        async with client("json", retry=RetryPolicy(attempts=1, backoff=0)) as mk:
-            with pytest.raises(fault.error):
-                await invoke(mk)
+    _, r = await refused(fault.error, "json", fault.make, invoke, retry=RetryPolicy(attempts=1, backoff=0))
     assert r.call_count == 1
 
 
 async def test_refusals_are_not_retried(anyio_backend: str) -> None:
-    with mock() as router:
-        r = route(router, "json").mock(return_value=reply({"error_status": 1, "error": "Invalid ID_email"}))
-        async with client("json", retry=RetryPolicy(attempts=5, backoff=0)) as mk:
-            with pytest.raises(APIError):
-                await mk.email.unsubscribe(5)
+    _, r = await refused(
+        APIError,
+        "json",
+        {"error_status": 1, "error": "Invalid ID_email"},
+        lambda mk: mk.email.unsubscribe(5),
+        retry=RetryPolicy(attempts=5, backoff=0),
+    )
     assert r.call_count == 1
 
 
@@ -307,23 +304,21 @@ async def test_revalidate_resent_after_a_lost_answer_flags_the_not_unsubscribed_
 
 
 async def test_an_undecodable_first_answer_is_one_attempt(anyio_backend: str) -> None:
-    with mock() as router:
-        route(router, "json").mock(return_value=httpx.Response(200, text="<html>oops</html>"))
-        async with client("json", retry=RetryPolicy(attempts=4, backoff=0)) as mk:
-            with pytest.raises(ResponseDecodeError) as info:
-                await mk.email.unsubscribe(5)
-    assert info.value.attempts == 1
-    assert "attempts" not in str(info.value)
+    error, _ = await refused(
+        ResponseDecodeError,
+        "json",
+        httpx.Response(200, text="<html>oops</html>"),
+        lambda mk: mk.email.unsubscribe(5),
+        retry=RetryPolicy(attempts=4, backoff=0),
+    )
+    assert error.attempts == 1
+    assert "attempts" not in str(error)
 
 
 async def test_an_argument_refused_before_sending_is_zero_attempts(anyio_backend: str) -> None:
-    with mock() as router:
-        r = route(router, "json").mock(side_effect=ok)
-        async with client("json") as mk:
-            with pytest.raises(InvalidParameterError) as info:
-                await mk.email.unsubscribe("")
+    error, r = await refused(InvalidParameterError, "json", ok, lambda mk: mk.email.unsubscribe(""))
     assert r.call_count == 0
-    assert info.value.attempts == 0
+    assert error.attempts == 0
 
 
 async def test_a_stream_error_reports_the_attempts_of_its_page(anyio_backend: str) -> None:
@@ -363,32 +358,38 @@ async def test_retry_after_zero_beats_a_huge_backoff(
 
 
 async def test_retry_after_seconds_are_waited(anyio_backend: str, sleeps: list[float]) -> None:
-    with mock() as router:
-        r = route(router, "json").mock(side_effect=_status(503, {"Retry-After": "7"}))
-        async with client("json", retry=RetryPolicy(attempts=3, backoff=0.01, max_backoff=0.01)) as mk:
-            with pytest.raises(RateLimitError) as info:
-                await mk.email.unsubscribe(5)
+    error, r = await refused(
+        RateLimitError,
+        "json",
+        _status(503, {"Retry-After": "7"}),
+        lambda mk: mk.email.unsubscribe(5),
+        retry=RetryPolicy(attempts=3, backoff=0.01, max_backoff=0.01),
+    )
     assert r.call_count == 3
     assert sleeps == [7.0, 7.0]
-    assert info.value.retry_after == 7.0
+    assert error.retry_after == 7.0
 
 
 async def test_retry_after_is_capped_at_max_retry_after(anyio_backend: str, sleeps: list[float]) -> None:
-    with mock() as router:
-        route(router, "json").mock(side_effect=_status(429, {"Retry-After": "3600"}))
-        async with client("json", retry=RetryPolicy(attempts=2, backoff=0, max_retry_after=60)) as mk:
-            with pytest.raises(RateLimitError):
-                await mk.email.unsubscribe(5)
+    await refused(
+        RateLimitError,
+        "json",
+        _status(429, {"Retry-After": "3600"}),
+        lambda mk: mk.email.unsubscribe(5),
+        retry=RetryPolicy(attempts=2, backoff=0, max_retry_after=60),
+    )
     assert sleeps == [60.0]
 
 
 async def test_retry_after_http_date_is_waited(anyio_backend: str, sleeps: list[float]) -> None:
     moment = email.utils.formatdate(time.time() + 30, usegmt=True)
-    with mock() as router:
-        route(router, "json").mock(side_effect=_status(429, {"Retry-After": moment}))
-        async with client("json", retry=RetryPolicy(attempts=2, backoff=0)) as mk:
-            with pytest.raises(RateLimitError):
-                await mk.email.unsubscribe(5)
+    await refused(
+        RateLimitError,
+        "json",
+        _status(429, {"Retry-After": moment}),
+        lambda mk: mk.email.unsubscribe(5),
+        retry=RetryPolicy(attempts=2, backoff=0),
+    )
     (wait,) = sleeps
     assert 25 <= wait <= 31
 
@@ -397,21 +398,25 @@ async def test_exponential_backoff_ceilings(
     anyio_backend: str, sleeps: list[float], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(retry_module.random, "uniform", lambda low, high: high)
-    with mock() as router:
-        r = route(router, "json").mock(side_effect=_status(500))
-        async with client("json", retry=RetryPolicy(attempts=6, backoff=0.5, max_backoff=3.0)) as mk:
-            with pytest.raises(ServerError):
-                await mk.email.unsubscribe(5)
+    _, r = await refused(
+        ServerError,
+        "json",
+        _status(500),
+        lambda mk: mk.email.unsubscribe(5),
+        retry=RetryPolicy(attempts=6, backoff=0.5, max_backoff=3.0),
+    )
     assert r.call_count == 6
     assert sleeps == [0.5, 1.0, 2.0, 3.0, 3.0]
 
 
 async def test_backoff_zero_never_waits(anyio_backend: str, sleeps: list[float]) -> None:
-    with mock() as router:
-        route(router, "json").mock(side_effect=_status(500))
-        async with client("json", retry=RetryPolicy(attempts=4, backoff=0)) as mk:
-            with pytest.raises(ServerError):
-                await mk.email.unsubscribe(5)
+    await refused(
+        ServerError,
+        "json",
+        _status(500),
+        lambda mk: mk.email.unsubscribe(5),
+        retry=RetryPolicy(attempts=4, backoff=0),
+    )
     assert sleeps == [0.0, 0.0, 0.0]
 
 
@@ -591,13 +596,15 @@ async def test_deadline_covers_the_waits_between_attempts(anyio_backend: str) ->
     # A wait that would pass the deadline is not slept: the rate limit itself is raised at once.
     policy = RetryPolicy(attempts=4, backoff=0, deadline=0.3)
     started = time.monotonic()
-    with mock() as router:
-        r = route(router, "json").mock(side_effect=_status(503, {"Retry-After": "30"}))
-        async with client("json", retry=policy) as mk:
-            with pytest.raises(RateLimitError) as info:
-                await mk.email.unsubscribe(5)
+    error, r = await refused(
+        RateLimitError,
+        "json",
+        _status(503, {"Retry-After": "30"}),
+        lambda mk: mk.email.unsubscribe(5),
+        retry=policy,
+    )
     assert time.monotonic() - started < 3
-    assert info.value.retry_after == 30.0
+    assert error.retry_after == 30.0
     assert r.call_count == 1
 
 

@@ -119,14 +119,14 @@ def reply(body: Any, status: int = 200, headers: dict[str, str] | None = None) -
 
 
 def _mocked(r: respx.Route, answer: Any) -> respx.Route:
-    if callable(answer) or isinstance(answer, list):
+    """`answer`: a side effect (a function, or an iterator of responses), a response, or a body."""
+    if callable(answer) or isinstance(answer, Iterator):
         return r.mock(side_effect=answer)
     return r.mock(return_value=answer if isinstance(answer, httpx.Response) else reply(answer))
 
 
 async def answered(protocol: str, answer: Any, invoke: Invoke, **kwargs: Any) -> tuple[Any, respx.Route]:
-    """What `invoke` returns when the service answers `answer` (a body for `reply`, a response, or a
-    side effect), and the route that saw the requests."""
+    """What `invoke` returns when the service answers `answer`, and the route that saw the requests."""
     with mock() as router:
         r = _mocked(route(router, protocol), answer)
         async with client(protocol, **kwargs) as mk:
