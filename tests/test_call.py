@@ -54,27 +54,24 @@ async def test_json_answer_that_reports_more_than_an_error_is_returned(anyio_bac
 
 @pytest.mark.parametrize("status", [1, "1"], ids=["int", "str"])
 async def test_json_bare_failure_raises_api_error(anyio_backend: str, status: object) -> None:
-    with mock() as router:
-        route(router, "json").mock(
-            return_value=reply({"error_status": status, "error": "Invalid ID_user_list"})
-        )
-        async with client("json") as mk:
-            with pytest.raises(APIError) as info:
-                await mk.call(FUNCTION, {"ID_user_list": 99})
-    assert type(info.value) is APIError
-    assert info.value.message == "Invalid ID_user_list"
-    assert info.value.function == FUNCTION
+    error, _ = await refused(
+        APIError,
+        "json",
+        {"error_status": status, "error": "Invalid ID_user_list"},
+        lambda mk: mk.call(FUNCTION, {"ID_user_list": 99}),
+    )
+    assert type(error) is APIError
+    assert error.message == "Invalid ID_user_list"
+    assert error.function == FUNCTION
 
 
 @pytest.mark.parametrize("text", ["Unauthorized", "Disallowed IP 1.2.3.4"])
 async def test_json_auth_failure(anyio_backend: str, text: str) -> None:
-    with mock() as router:
-        route(router, "json").mock(return_value=reply({"error_status": 1, "error": text}))
-        async with client("json") as mk:
-            with pytest.raises(AuthenticationError) as info:
-                await mk.call(FUNCTION)
-    assert info.value.message == text
-    assert info.value.function == FUNCTION
+    error, _ = await refused(
+        AuthenticationError, "json", {"error_status": 1, "error": text}, lambda mk: mk.call(FUNCTION)
+    )
+    assert error.message == text
+    assert error.function == FUNCTION
 
 
 async def test_xmlrpc_sends_positional_params_and_returns_the_decoded_answer(anyio_backend: str) -> None:
@@ -114,27 +111,18 @@ async def test_xmlrpc_fault_raises_api_error(anyio_backend: str) -> None:
 
 @pytest.mark.parametrize("params", [{"a": 1}, "abc", b"abc"], ids=["mapping", "str", "bytes"])
 async def test_xmlrpc_refuses_non_sequences_before_sending(anyio_backend: str, params: Any) -> None:
-    with mock() as router:
-        async with client("xmlrpc") as mk:
-            with pytest.raises(InvalidParameterError):
-                await mk.call(FUNCTION, params)
+    _, router = await refused(InvalidParameterError, "xmlrpc", None, lambda mk: mk.call(FUNCTION, params))
     assert router.calls.call_count == 0
 
 
 async def test_json_refuses_positional_params_before_sending(anyio_backend: str) -> None:
-    with mock() as router:
-        async with client("json") as mk:
-            with pytest.raises(InvalidParameterError):
-                await mk.call(FUNCTION, [1, 2])
+    _, router = await refused(InvalidParameterError, "json", None, lambda mk: mk.call(FUNCTION, [1, 2]))
     assert router.calls.call_count == 0
 
 
 @pytest.mark.parametrize("function", ["email.unsubscribe", "", "MAILKIT.x", None, 5])
 async def test_refuses_names_that_are_not_mailkit_functions(anyio_backend: str, function: Any) -> None:
-    with mock() as router:
-        async with client("json") as mk:
-            with pytest.raises(InvalidParameterError):
-                await mk.call(function, {})
+    _, router = await refused(InvalidParameterError, "json", None, lambda mk: mk.call(function, {}))
     assert router.calls.call_count == 0
 
 

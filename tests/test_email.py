@@ -15,7 +15,7 @@ from _docs import (
     UNSUBSCRIBE_OK_JSON,
     UNSUBSCRIBE_OK_XML,
 )
-from support.clients import answered, client, mock, refused, reply, route
+from support.clients import answered, client, mock, refused
 from support.wire import json_params, typed, xml_string, xmlrpc_params
 
 from mailkit_async import (
@@ -124,14 +124,15 @@ async def test_revalidate_json_not_unsubscribed_with_status_zero(anyio_backend: 
 
 @pytest.mark.parametrize("status", [1, "1"], ids=["int", "str"])
 async def test_revalidate_json_refusal(anyio_backend: str, status: object) -> None:
-    with mock() as router:
-        route(router, "json").mock(return_value=reply({"error_status": status, "error": "Invalid ID_email"}))
-        async with client("json") as mk:
-            with pytest.raises(APIError) as info:
-                await mk.email.revalidate(5, agreement=True)
-    assert type(info.value) is APIError
-    assert info.value.message == "Invalid ID_email"
-    assert info.value.function == REVALIDATE
+    error, _ = await refused(
+        APIError,
+        "json",
+        {"error_status": status, "error": "Invalid ID_email"},
+        lambda mk: mk.email.revalidate(5, agreement=True),
+    )
+    assert type(error) is APIError
+    assert error.message == "Invalid ID_email"
+    assert error.function == REVALIDATE
 
 
 @pytest.mark.parametrize("agreement", [True, False])
@@ -197,12 +198,11 @@ REVALIDATE_INVALID: list[Any] = [
 async def test_revalidate_invalid_arguments_fail_before_any_request(
     anyio_backend: str, protocol: str, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> None:
-    with mock() as router:
-        async with client(protocol) as mk:
-            with pytest.raises(InvalidParameterError) as info:
-                await mk.email.revalidate(*args, **kwargs)
-    assert isinstance(info.value, ValueError)
-    assert isinstance(info.value, MailkitError)
+    error, router = await refused(
+        InvalidParameterError, protocol, None, lambda mk: mk.email.revalidate(*args, **kwargs)
+    )
+    assert isinstance(error, ValueError)
+    assert isinstance(error, MailkitError)
     assert router.calls.call_count == 0
 
 
@@ -400,11 +400,10 @@ UNSUBSCRIBE_INVALID: list[Any] = [
 async def test_unsubscribe_invalid_arguments_fail_before_any_request(
     anyio_backend: str, protocol: str, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> None:
-    with mock() as router:
-        async with client(protocol) as mk:
-            with pytest.raises(InvalidParameterError) as info:
-                await mk.email.unsubscribe(*args, **kwargs)
-    assert isinstance(info.value, ValueError)
+    error, router = await refused(
+        InvalidParameterError, protocol, None, lambda mk: mk.email.unsubscribe(*args, **kwargs)
+    )
+    assert isinstance(error, ValueError)
     assert router.calls.call_count == 0
 
 

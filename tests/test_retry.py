@@ -138,15 +138,13 @@ async def test_idempotent_calls_retry_every_transient_fault(
 ) -> None:
     function, invoke, _ = ALL_CALLS[call]
     fault = FAULTS[fault_name]
-    with mock() as router:
-        r = route(router, "json").mock(side_effect=fault.make)
-        async with client("json", retry=RetryPolicy(attempts=3, backoff=0)) as mk:
-            with pytest.raises(fault.error) as info:
-                await invoke(mk)
+    error, r = await refused(
+        fault.error, "json", fault.make, invoke, retry=RetryPolicy(attempts=3, backoff=0)
+    )
     assert r.call_count == 3
-    check_error(info.value, fault, function)
-    assert info.value.attempts == 3
-    assert "(after 3 attempts)" in str(info.value)
+    check_error(error, fault, function)
+    assert error.attempts == 3
+    assert "(after 3 attempts)" in str(error)
 
 
 @pytest.mark.parametrize("fault_name", list(FAULTS))
@@ -156,14 +154,12 @@ async def test_harmful_calls_are_resent_only_when_the_request_never_reached_the_
 ) -> None:
     function, invoke, _ = ALL_CALLS[call]
     fault = FAULTS[fault_name]
-    with mock() as router:
-        r = route(router, "json").mock(side_effect=fault.make)
-        async with client("json", retry=RetryPolicy(attempts=3, backoff=0)) as mk:
-            with pytest.raises(fault.error) as info:
-                await invoke(mk)
+    error, r = await refused(
+        fault.error, "json", fault.make, invoke, retry=RetryPolicy(attempts=3, backoff=0)
+    )
     assert r.call_count == (3 if fault.never_reached else 1)
-    check_error(info.value, fault, function)
-    assert info.value.attempts == r.call_count
+    check_error(error, fault, function)
+    assert error.attempts == r.call_count
 
 
 @pytest.mark.parametrize(
@@ -262,14 +258,16 @@ async def test_concurrent_calls_keep_separate_retry_state(anyio_backend: str) ->
 
 async def test_a_refusal_after_a_retry_says_how_many_attempts_it_took(anyio_backend: str) -> None:
     refusal = reply({"error_status": 1, "error": "Invalid ID_email"})
-    with mock() as router:
-        r = route(router, "json").mock(side_effect=sequence(FAULTS["500"].make, lambda request: refusal))
-        async with client("json", retry=RetryPolicy(attempts=4, backoff=0)) as mk:
-            with pytest.raises(APIError) as info:
-                await mk.email.unsubscribe(5)
+    error, r = await refused(
+        APIError,
+        "json",
+        sequence(FAULTS["500"].make, lambda request: refusal),
+        lambda mk: mk.email.unsubscribe(5),
+        retry=RetryPolicy(attempts=4, backoff=0),
+    )
     assert r.call_count == 2
-    assert info.value.attempts == 2
-    assert str(info.value) == "mailkit.email.unsubscribe: Invalid ID_email (after 2 attempts)"
+    assert error.attempts == 2
+    assert str(error) == "mailkit.email.unsubscribe: Invalid ID_email (after 2 attempts)"
 
 
 @pytest.mark.parametrize("protocol", ["json", "xmlrpc"])

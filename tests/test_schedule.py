@@ -163,15 +163,16 @@ async def test_xmlrpc_optional_ids_travel_as_strings_in_the_struct(
 @pytest.mark.parametrize("status", [1, "1"], ids=["int", "str"])
 @pytest.mark.parametrize("text", FAILURES)
 async def test_json_documented_failures(anyio_backend: str, text: str, status: object) -> None:
-    with mock() as router:
-        r = route(router, "json").mock(return_value=reply({"error": text, "error_status": status}))
-        async with client("json") as mk:
-            with pytest.raises(APIError) as info:
-                await mk.campaigns.single.schedule(7, "now")
-    assert type(info.value) is APIError
-    assert info.value.message == text
-    assert info.value.function == SCHEDULE
-    assert text in str(info.value)
+    error, r = await refused(
+        APIError,
+        "json",
+        {"error": text, "error_status": status},
+        lambda mk: mk.campaigns.single.schedule(7, "now"),
+    )
+    assert type(error) is APIError
+    assert error.message == text
+    assert error.function == SCHEDULE
+    assert text in str(error)
     assert r.call_count == 1  # a refusal is not retried
 
 
@@ -368,10 +369,9 @@ async def test_invalid_arguments_fail_before_any_request(
 
 @pytest.mark.parametrize("message_id", [0, -1, True, "7", None])
 async def test_cancel_rejects_bad_ids_before_any_request(anyio_backend: str, message_id: object) -> None:
-    with mock() as router:
-        async with client("json") as mk:
-            with pytest.raises(InvalidParameterError):
-                await mk.campaigns.single.cancel(message_id)  # type: ignore[arg-type]
+    _, router = await refused(
+        InvalidParameterError, "json", None, lambda mk: mk.campaigns.single.cancel(message_id)
+    )  # type: ignore[arg-type]
     assert router.calls.call_count == 0
 
 

@@ -12,7 +12,7 @@ from _docs import (
     MASS_RESULTS_OK_JSON,
     MASS_RESULTS_OK_XML,
 )
-from support.clients import answered, client, mock, refused, reply, route
+from support.clients import answered, refused
 from support.wire import json_params, typed, xml_string, xmlrpc_params
 
 from mailkit_async import (
@@ -188,15 +188,14 @@ def test_ok_property() -> None:
 
 @pytest.mark.parametrize("status", [1, "1"], ids=["int", "str"])
 async def test_json_refusal(anyio_backend: str, status: object) -> None:
-    with mock() as router:
-        route(router, "json").mock(
-            return_value=reply({"error_status": status, "error": "Invalid request_id"})
-        )
-        async with client("json") as mk:
-            with pytest.raises(APIError) as info:
-                await mk.sendmail_mass.results(55)
-    assert info.value.message == "Invalid request_id"
-    assert info.value.function == RESULTS
+    error, _ = await refused(
+        APIError,
+        "json",
+        {"error_status": status, "error": "Invalid request_id"},
+        lambda mk: mk.sendmail_mass.results(55),
+    )
+    assert error.message == "Invalid request_id"
+    assert error.function == RESULTS
 
 
 async def test_xmlrpc_refusal_text(anyio_backend: str) -> None:
@@ -226,9 +225,8 @@ async def test_xmlrpc_refusal_text(anyio_backend: str) -> None:
 async def test_invalid_arguments_fail_before_any_request(
     anyio_backend: str, protocol: str, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> None:
-    with mock() as router:
-        async with client(protocol) as mk:
-            with pytest.raises(InvalidParameterError) as info:
-                await mk.sendmail_mass.results(*args, **kwargs)
-    assert isinstance(info.value, ValueError)
+    error, router = await refused(
+        InvalidParameterError, protocol, None, lambda mk: mk.sendmail_mass.results(*args, **kwargs)
+    )
+    assert isinstance(error, ValueError)
     assert router.calls.call_count == 0

@@ -118,30 +118,34 @@ def reply(body: Any, status: int = 200, headers: dict[str, str] | None = None) -
     return httpx.Response(status, json=body, headers=headers)
 
 
-def _mocked(r: respx.Route, answer: Any) -> respx.Route:
-    """`answer`: a side effect (a function, or an iterator of responses), a response, or a body."""
+def _mocked(router: respx.MockRouter, protocol: str, answer: Any) -> respx.Route | respx.MockRouter:
+    """The route answering `answer`: a side effect (a function, or an iterator of responses), a
+    response, or a body; with no answer (None), the router itself, which answers nothing."""
+    if answer is None:
+        return router
+    r = route(router, protocol)
     if callable(answer) or isinstance(answer, Iterator):
         return r.mock(side_effect=answer)
     return r.mock(return_value=answer if isinstance(answer, httpx.Response) else reply(answer))
 
 
-async def answered(protocol: str, answer: Any, invoke: Invoke, **kwargs: Any) -> tuple[Any, respx.Route]:
+async def answered(protocol: str, answer: Any, invoke: Invoke, **kwargs: Any) -> tuple[Any, Any]:
     """What `invoke` returns when the service answers `answer`, and the route that saw the requests."""
     with mock() as router:
-        r = _mocked(route(router, protocol), answer)
+        seen = _mocked(router, protocol, answer)
         async with client(protocol, **kwargs) as mk:
             result = await invoke(mk)
-    return result, r
+    return result, seen
 
 
 async def refused(
     expected: type[BaseException], protocol: str, answer: Any, invoke: Invoke, **kwargs: Any
-) -> tuple[Any, respx.Route]:
+) -> tuple[Any, Any]:
     """The error (of type `expected`) `invoke` raises when the service answers `answer`, and the
     route that saw the requests."""
     with mock() as router:
-        r = _mocked(route(router, protocol), answer)
+        seen = _mocked(router, protocol, answer)
         async with client(protocol, **kwargs) as mk:
             with pytest.raises(expected) as info:
                 await invoke(mk)
-    return info.value, r
+    return info.value, seen
