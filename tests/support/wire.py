@@ -100,3 +100,12 @@ def _bare(value: Any) -> str:
 def xml_written(value: Any) -> bytes:
     """`value` (see `xml_value`) as a declared methodResponse on one line."""
     return ('<?xml version="1.0" encoding="utf-8"?>\n' + methodresponse(_bare(value))).encode()
+
+
+def bounce_page_asked(protocol: str, request: httpx.Request) -> tuple[int, int]:
+    """The cursor (`ID_undelivered_log`) and `limit` a `report.raw.bounces` request asks for."""
+    if protocol == "json":
+        params = json.loads(request.content)["parameters"]
+        return int(params["ID_undelivered_log"]), int(params["limit"])
+    (_, _, _, _, cursor, limit), _ = xmlrpc.client.loads(request.content)
+    return cursor, limit
