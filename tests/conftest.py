@@ -4,6 +4,8 @@ The shared scaffolding lives in `tests/support/`; what is a fixture by nature li
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import anyio
 import pytest
 
@@ -33,3 +35,16 @@ def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
 
     monkeypatch.setattr(anyio, "sleep", fake_sleep)
     return recorded
+
+
+@pytest.fixture
+def credentials_env(monkeypatch: pytest.MonkeyPatch) -> Callable[[dict[str, str]], None]:
+    """Set the MAILKIT_CLIENT_* variables to exactly those given (the others unset)."""
+
+    def use(env: dict[str, str]) -> None:
+        monkeypatch.delenv("MAILKIT_CLIENT_ID", raising=False)
+        monkeypatch.delenv("MAILKIT_CLIENT_MD5", raising=False)
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+
+    return use

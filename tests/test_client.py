@@ -89,12 +89,12 @@ async def test_explicit_credentials_win_over_the_environment(
     ],
 )
 def test_missing_credentials_fail_at_construction(
-    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], kwargs: dict[str, Any], needle: str
+    credentials_env: Callable[[dict[str, str]], None],
+    env: dict[str, str],
+    kwargs: dict[str, Any],
+    needle: str,
 ) -> None:
-    monkeypatch.delenv("MAILKIT_CLIENT_ID", raising=False)
-    monkeypatch.delenv("MAILKIT_CLIENT_MD5", raising=False)
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
+    credentials_env(env)
     with pytest.raises(MailkitError) as info:
         Mailkit(**kwargs)
     assert needle in str(info.value)

@@ -128,6 +128,14 @@ def check_error(error: BaseException, fault: Failure, function: str) -> None:
         assert getattr(error, name) == value, name
 
 
+async def failed(call: str, fault: Failure, *, attempts: int) -> tuple[Any, Any]:
+    """The error `call` ends in over JSON when every attempt meets `fault`, and its route."""
+    invoke = ALL_CALLS[call].invoke
+    return await refused(
+        fault.error, "json", fault.make, invoke, retry=RetryPolicy(attempts=attempts, backoff=0)
+    )
+
+
 # --- what is retried, and how often --------------------------------------------------------------
 
 
@@ -136,13 +144,10 @@ def check_error(error: BaseException, fault: Failure, function: str) -> None:
 async def test_idempotent_calls_retry_every_transient_fault(
     anyio_backend: str, call: str, fault_name: str
 ) -> None:
-    function, invoke, _ = ALL_CALLS[call]
     fault = FAULTS[fault_name]
-    error, r = await refused(
-        fault.error, "json", fault.make, invoke, retry=RetryPolicy(attempts=3, backoff=0)
-    )
+    error, r = await failed(call, fault, attempts=3)
     assert r.call_count == 3
-    check_error(error, fault, function)
+    check_error(error, fault, ALL_CALLS[call].function)
     assert error.attempts == 3
     assert "(after 3 attempts)" in str(error)
 
@@ -152,13 +157,10 @@ async def test_idempotent_calls_retry_every_transient_fault(
 async def test_harmful_calls_are_resent_only_when_the_request_never_reached_the_service(
     anyio_backend: str, call: str, fault_name: str
 ) -> None:
-    function, invoke, _ = ALL_CALLS[call]
     fault = FAULTS[fault_name]
-    error, r = await refused(
-        fault.error, "json", fault.make, invoke, retry=RetryPolicy(attempts=3, backoff=0)
-    )
+    error, r = await failed(call, fault, attempts=3)
     assert r.call_count == (3 if fault.never_reached else 1)
-    check_error(error, fault, function)
+    check_error(error, fault, ALL_CALLS[call].function)
     assert error.attempts == r.call_count
 
 
@@ -211,9 +213,7 @@ async def test_harmful_call_succeeds_after_connect_error_and_429(anyio_backend: 
 @pytest.mark.parametrize("fault_name", ["500", "429", "503-retry-after", "connect-error", "read-timeout"])
 @pytest.mark.parametrize("call", ["unsubscribe", "schedule"])
 async def test_attempts_1_never_retries(anyio_backend: str, call: str, fault_name: str) -> None:
-    invoke = ALL_CALLS[call].invoke
-    fault = FAULTS[fault_name]
-    _, r = await refused(fault.error, "json", fault.make, invoke, retry=RetryPolicy(attempts=1, backoff=0))
+    _, r = await failed(call, FAULTS[fault_name], attempts=1)
     assert r.call_count == 1
 
 

@@ -263,12 +263,9 @@ async def test_invalid_parameters(anyio_backend: str) -> None:
     ],
 )
 def test_construction_errors(
-    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], kwargs: dict[str, Any]
+    credentials_env: Callable[[dict[str, str]], None], env: dict[str, str], kwargs: dict[str, Any]
 ) -> None:
-    monkeypatch.delenv("MAILKIT_CLIENT_ID", raising=False)
-    monkeypatch.delenv("MAILKIT_CLIENT_MD5", raising=False)
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
+    credentials_env(env)
     with pytest.raises(MailkitError) as info:
         Mailkit(**kwargs)
     assert_clean(info.value)

@@ -60,26 +60,13 @@ def timeout(read: float = READ, *, pool: float = 2.0) -> httpx.Timeout:
     return httpx.Timeout(2.0, read=read, pool=pool)
 
 
-def loopback_client(
-    url: str,
-    protocol: str = "json",
-    *,
-    retry: RetryPolicy | None = None,
-    read: float = READ,
-    http_client: httpx.AsyncClient | None = None,
-    **kwargs: Any,
-) -> Mailkit:
-    """A client of an emulator served on loopback, retrying at once (no backoff) by default."""
-    return Mailkit(
-        CLIENT_ID,
-        MD5,
-        protocol=protocol,  # type: ignore[arg-type]
-        base_url=url,
-        timeout=None if http_client is not None else timeout(read),
-        retry=retry if retry is not None else RetryPolicy(backoff=0),
-        http_client=http_client,
-        **kwargs,
-    )
+def loopback_client(url: str, protocol: str = "json", *, read: float = READ, **kwargs: Any) -> Mailkit:
+    """A client of an emulator served on loopback, retrying at once (no backoff) by default, with
+    short timeouts unless it is handed an httpx client of its own."""
+    kwargs.setdefault("retry", RetryPolicy(backoff=0))
+    if kwargs.get("http_client") is None:
+        kwargs.setdefault("timeout", timeout(read))
+    return Mailkit(CLIENT_ID, MD5, protocol=protocol, base_url=url, **kwargs)  # type: ignore[arg-type]
 
 
 def single_connection(pool_timeout: float = 1.0, **limits: Any) -> httpx.AsyncClient:
