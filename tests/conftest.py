@@ -4,10 +4,13 @@ The shared scaffolding lives in `tests/support/`; what is a fixture by nature li
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import anyio
 import pytest
+from support.clients import new_emulator
+
+from mailkit_async.testing import MailkitEmulator
 
 pytest_plugins = ["pytester"]
 
@@ -48,3 +51,16 @@ def credentials_env(monkeypatch: pytest.MonkeyPatch) -> Callable[[dict[str, str]
             monkeypatch.setenv(name, value)
 
     return use
+
+
+@pytest.fixture
+def emulator() -> MailkitEmulator:
+    """An emulator that knows the suite's credentials; a module overrides it with its own data."""
+    return new_emulator()
+
+
+@pytest.fixture
+def url(emulator: MailkitEmulator) -> Iterator[str]:
+    """`emulator` served on a loopback port for the test: its URL."""
+    with emulator.serve() as server:
+        yield server.url

@@ -24,7 +24,7 @@ import httpx
 import pytest
 from _pool import checked_out
 from support.calls import EVERY_CALL
-from support.clients import MD5, PROTOCOLS, body_client, emulator, loopback_client
+from support.clients import MD5, PROTOCOLS, body_client, loopback_client, new_emulator
 from support.leaks import assert_no_secret
 
 from mailkit_async import (
@@ -210,7 +210,7 @@ async def test_hostile_xml_is_refused_unexpanded_and_unfetched(
 
 async def test_hostile_xml_over_loopback(anyio_backend: str) -> None:
     # The same refusal when the bomb comes over a real socket, with retries on: not retried.
-    emu = emulator()
+    emu = new_emulator()
     emu.faults.add(Fault.body(BILLION_LAUGHS.encode(), content_type="text/xml"), times=None)
     with emu.serve() as server:
         async with loopback_client(server.url, "xmlrpc", retry=RetryPolicy(attempts=4, backoff=0)) as mk:
@@ -460,7 +460,7 @@ async def test_wrong_kind_of_body_with_200(
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 async def test_html_error_page_with_200_over_loopback(anyio_backend: str, protocol: str) -> None:
-    emu = emulator()
+    emu = new_emulator()
     emu.faults.add(Fault.html(), times=None)
     with emu.serve() as server:
         async with loopback_client(server.url, protocol, retry=RetryPolicy(attempts=4, backoff=0)) as mk:
@@ -478,7 +478,7 @@ async def test_body_cut_short_on_the_wire_is_a_transport_error(
     anyio_backend: str, protocol: str, cut: int
 ) -> None:
     # Full Content-Length, `cut` bytes of the body, then the server closes.
-    emu = emulator()
+    emu = new_emulator()
     emu.seed_bounces(100)
     emu.add_subscriber("a@example.com", email_id=5)
     emu.faults.add(Fault.truncate(cut), times=None)
@@ -508,7 +508,7 @@ async def test_body_cut_short_with_a_matching_length_is_a_decode_error(
     anyio_backend: str, protocol: str, body: bytes
 ) -> None:
     # The server says the short body is the whole answer: it is then simply not a valid answer.
-    emu = emulator()
+    emu = new_emulator()
     emu.faults.add(Fault.body(body), times=None)
     with emu.serve() as server:
         async with loopback_client(server.url, protocol, retry=RetryPolicy(attempts=4, backoff=0)) as mk:

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -40,6 +39,7 @@ READ = 0.5
 _TLS = ssl.create_default_context()
 
 Invoke = Callable[[Mailkit], Awaitable[Any]]
+E = TypeVar("E", bound=MailkitEmulator)
 
 
 def client(protocol: str = "json", *, md5: str = MD5, **kwargs: Any) -> Mailkit:
@@ -69,22 +69,23 @@ def loopback_client(url: str, protocol: str = "json", *, read: float = READ, **k
     return Mailkit(CLIENT_ID, MD5, protocol=protocol, base_url=url, **kwargs)  # type: ignore[arg-type]
 
 
-def single_connection(pool_timeout: float = 1.0, **limits: Any) -> httpx.AsyncClient:
-    """One pooled connection and a short pool timeout: a leaked checkout makes the next call fail."""
-    limits.setdefault("max_connections", 1)
-    return httpx.AsyncClient(limits=httpx.Limits(**limits), timeout=httpx.Timeout(10.0, pool=pool_timeout))
+def pooled_once(url: str, protocol: str = "json", **kwargs: Any) -> Mailkit:
+    """A loopback client with one pooled connection, a short pool timeout and no retries: a
+    leaked checkout makes the next call fail."""
+    http = httpx.AsyncClient(limits=httpx.Limits(max_connections=1), timeout=httpx.Timeout(10.0, pool=1.0))
+    kwargs.setdefault("retry", RetryPolicy(attempts=1))
+    return loopback_client(url, protocol, http_client=http, **kwargs)
 
 
-def emulator(**kwargs: Any) -> MailkitEmulator:
-    """An emulator that knows the credentials of every client made here."""
-    return MailkitEmulator(client_id=CLIENT_ID, client_md5=MD5, **kwargs)
+def in_process(emu: MailkitEmulator, protocol: str = "json", **kwargs: Any) -> Mailkit:
+    """A client of `emu` (made by `new_emulator`) through its in-process transport: no sockets."""
+    http = httpx.AsyncClient(transport=emu.transport())
+    return Mailkit(CLIENT_ID, MD5, protocol=protocol, http_client=http, **kwargs)  # type: ignore[arg-type]
 
 
-@contextmanager
-def served(emu: MailkitEmulator) -> Iterator[str]:
-    """`emu` on a loopback port, for the block: its URL."""
-    with emu.serve() as server:
-        yield server.url
+def new_emulator(kind: type[E] = MailkitEmulator, **kwargs: Any) -> E:  # type: ignore[assignment]
+    """An emulator (of `kind`) that knows the credentials of every client made here."""
+    return kind(client_id=CLIENT_ID, client_md5=MD5, **kwargs)
 
 
 # --- respx ---------------------------------------------------------------------------------------------
