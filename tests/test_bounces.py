@@ -13,6 +13,8 @@ import respx
 from _docs import RAW_BOUNCES_XML
 from support.calls import drain_bounces
 from support.clients import BASE, CLIENT_ID, MD5, PATHS, PROTOCOLS, READINGS, client
+from support.records import as_json
+from support.records import bounce_record as record
 from support.wire import bounce_page_asked, xml_written
 
 from mailkit_async import (
@@ -28,23 +30,6 @@ from mailkit_async import (
 from mailkit_async._service import BOUNCES, JSON_PATH, MAX_PAGE_SIZE, XMLRPC_PATH
 
 pytestmark = pytest.mark.anyio
-
-
-def record(i: int, **extra: Any) -> dict[str, Any]:
-    return {
-        "ID_MESSAGE": 12345,
-        "TEXT_STATUS": "smtp; 552 4.2.2 User has full mailbox.",
-        "STATUS": "4.2.2",
-        "ID_EMAIL": 1_000_000 + i,
-        "ID_SEND": 123456,
-        "EMAIL": f"user{i}@example.com",
-        "ID_SEND_MESSGE": 2_000_000 + i,
-        "ID_USER_LIST": 77,
-        "REMOTE_MTA": "dns; mx1.seznam.cz",
-        "ID_UNDELIVERED_LOG": i,
-        "RECIPIENT_STATUS": "permanent",
-        **extra,
-    }
 
 
 @dataclass
@@ -75,7 +60,7 @@ class FakeReport:
             if not rows:
                 return httpx.Response(200, content=self.empty.encode())
             # Every value a string, as the service sends them.
-            return httpx.Response(200, json=[{k: str(v) for k, v in r.items()} for r in rows])
+            return httpx.Response(200, json=[as_json(r) for r in rows])
         return httpx.Response(200, content=xml_written(rows))
 
 
@@ -221,7 +206,7 @@ async def test_spent_retries_say_where_to_resume(anyio_backend: str, protocol: s
 
 async def test_json_records_decode_to_typed_fields(anyio_backend: str) -> None:
     wild = record(9, BOUNCE_CAT="hard", UTM_CAMPAIGN="x", CAMPAIGN_NAME="n", SUBJECT="s")
-    body = json.dumps([{k: str(v) for k, v in wild.items()}])
+    body = json.dumps([as_json(wild)])
     async with client("json") as mk, respx.mock(base_url=BASE) as mock:
         mock.post(JSON_PATH).mock(
             side_effect=[httpx.Response(200, text=body), httpx.Response(200, text="[]")]

@@ -29,6 +29,7 @@ from _recorded import (
     PHP_UNSUBSCRIBE_OK_XML,
 )
 from support.clients import BASE, MD5, PATHS, PROTOCOLS, READINGS, client
+from support.records import as_json, bounce_record
 from support.wire import bounce_page_asked, xml_dump
 
 from mailkit_async import (
@@ -53,21 +54,12 @@ UNUSABLE_IDS: list[Any] = [None, "", "0", 0, "n/a", "-5", "missing"]
 
 
 def record(i: int, **fields: Any) -> dict[str, Any]:
-    """A record as the service sends it over JSON (every value a string), with `fields` on top."""
-    base: dict[str, Any] = {
-        "ID_MESSAGE": "12345",
-        "TEXT_STATUS": "smtp; 550 5.1.1 User unknown",
-        "STATUS": "5.1.1",
-        "ID_EMAIL": str(1_000_000 + i),
-        "ID_SEND": "123456",
-        "EMAIL": f"user{i}@example.cz",
-        "ID_SEND_MESSGE": str(2_000_000 + i),
-        "ID_USER_LIST": "77",
-        "REMOTE_MTA": "dns; mx1.seznam.cz",
-        "ID_UNDELIVERED_LOG": str(i),
-        "RECIPIENT_STATUS": "permanent",
-    }
-    base.update(fields)
+    """A record as the service sends it over JSON (every value a string), with `fields` on top
+    ("missing": no such field at all)."""
+    usual = bounce_record(
+        i, TEXT_STATUS="smtp; 550 5.1.1 User unknown", STATUS="5.1.1", EMAIL=f"user{i}@example.cz"
+    )
+    base = {**as_json(usual), **fields}
     return {key: value for key, value in base.items() if value != "missing"}
 
 

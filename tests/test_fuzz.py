@@ -28,6 +28,7 @@ from support.calls import EVERY_CALL
 from support.clients import CLIENT_ID, MD5, PROTOCOLS
 from support.leaks import assert_no_secret
 from support.properties import reproducible
+from support.wire import xml_dump, xml_fault
 
 from mailkit_async import (
     APIError,
@@ -59,7 +60,7 @@ def _count_examples() -> Iterator[None]:
 
 # --- the documented answers (tests/_docs.py), the seeds of the mutations -----------------------------
 
-FAULT_XML = xmlrpc.client.dumps(xmlrpc.client.Fault(-32601, "Unknown function"), methodresponse=True).encode()
+FAULT_XML = xml_fault(-32601, "Unknown function")
 
 XML_ANSWERS: list[bytes] = [
     docs.SCHEDULE_OK_XML,
@@ -201,15 +202,21 @@ json_answers = st.builds(
     st.dictionaries(st.sampled_from(KEYS), json_values, max_size=3),
     st.lists(st.sampled_from(KEYS), max_size=2),
 )
-bounce_pages = st.lists(
-    st.builds(
+
+
+def patched_pages(values: st.SearchStrategy[Any]) -> st.SearchStrategy[list[dict[str, Any]]]:
+    """Pages of up to four documented bounce records, some fields set to `values` or removed."""
+    fields = list(BOUNCE_RECORDS[0])
+    record = st.builds(
         _patched,
         st.sampled_from(BOUNCE_RECORDS),
-        st.dictionaries(st.sampled_from(list(BOUNCE_RECORDS[0])), json_values, max_size=3),
-        st.lists(st.sampled_from(list(BOUNCE_RECORDS[0])), max_size=2),
-    ),
-    max_size=4,
-)
+        st.dictionaries(st.sampled_from(fields), values, max_size=3),
+        st.lists(st.sampled_from(fields), max_size=2),
+    )
+    return st.lists(record, max_size=4)
+
+
+bounce_pages = patched_pages(json_values)
 json_structures = json_values | json_answers | bounce_pages
 
 xml_text = st.text(st.characters(exclude_categories=("Cs",)), max_size=20)
@@ -231,26 +238,10 @@ xml_values = st.recursive(
 )
 
 
-def _xml_answer(value: Any) -> bytes:
-    return xmlrpc.client.dumps((value,), methodresponse=True, allow_none=True).encode()
-
-
-def _xml_fault(code: int, text: str) -> bytes:
-    return xmlrpc.client.dumps(xmlrpc.client.Fault(code, text), methodresponse=True).encode()
-
-
 xml_structures = (
-    xml_values.map(_xml_answer)
-    | st.builds(_xml_fault, st.integers(-(2**31), 2**31 - 1), xml_text)
-    | st.lists(
-        st.builds(
-            _patched,
-            st.sampled_from(BOUNCE_RECORDS),
-            st.dictionaries(st.sampled_from(list(BOUNCE_RECORDS[0])), xml_values, max_size=3),
-            st.lists(st.sampled_from(list(BOUNCE_RECORDS[0])), max_size=2),
-        ),
-        max_size=4,
-    ).map(_xml_answer)
+    xml_values.map(xml_dump)
+    | st.builds(xml_fault, st.integers(-(2**31), 2**31 - 1), xml_text)
+    | patched_pages(xml_values).map(xml_dump)
 )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import ssl
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
@@ -15,7 +15,7 @@ import anyio.abc
 import httpx
 import pytest
 import respx
-from support.calls import CALLS
+from support.calls import CALLS, GENERIC, Invoke
 from support.clients import BASE, client, refused, reply
 from support.leaks import assert_no_secret, chain
 from support.wire import xml_fault, xml_string
@@ -50,23 +50,16 @@ def make_client(protocol: str = "json", **kwargs: Any) -> Mailkit:
 
 
 async def provoke(
-    protocol: str,
-    invoke: Callable[[Mailkit], Awaitable[Any]],
-    side_effect: Any,
-    expected: type[BaseException] = MailkitError,
-    **kwargs: Any,
+    protocol: str, invoke: Invoke, answer: Any, expected: type[BaseException] = MailkitError, **kwargs: Any
 ) -> BaseException:
+    """The error `invoke` ends in when the service answers `answer` (a body, made into a fresh
+    response for every request, or a side effect)."""
+    effect = answer if callable(answer) else lambda request: reply(answer)
     kwargs.setdefault("retry", RetryPolicy(attempts=2, backoff=0))
-    error, route = await refused(expected, protocol, side_effect, invoke, md5=SECRET, **kwargs)
+    error, route = await refused(expected, protocol, effect, invoke, md5=SECRET, **kwargs)
     # The service did receive the secret (it is the credential): only the errors must not show it.
     assert all(SECRET.encode() in call.request.content for call in route.calls)
     return error  # type: ignore[no-any-return]
-
-
-def answer(
-    body: Any, status: int = 200, headers: dict[str, str] | None = None
-) -> Callable[..., httpx.Response]:
-    return lambda request: reply(body, status, headers)
 
 
 def raises(kind: type[httpx.HTTPError]) -> Callable[[httpx.Request], httpx.Response]:
@@ -81,56 +74,52 @@ def raises(kind: type[httpx.HTTPError]) -> Callable[[httpx.Request], httpx.Respo
 
 @pytest.mark.parametrize("call", CALL_NAMES)
 async def test_plain_auth_failure(anyio_backend: str, call: str) -> None:
-    invoke = CALLS[call].invoke
     error = await provoke(
-        "json", invoke, answer({"error_status": 1, "error": "Unauthorized"}), AuthenticationError
+        "json", CALLS[call].invoke, {"error_status": 1, "error": "Unauthorized"}, AuthenticationError
     )
     assert_clean(error)
 
 
 @pytest.mark.parametrize("call", CALL_NAMES)
 async def test_json_auth_failure_echoing_the_md5(anyio_backend: str, call: str) -> None:
-    invoke = CALLS[call].invoke
     body = {"error_status": 1, "error": f"Unauthorized: wrong client_md5 {SECRET}"}
-    error = await provoke("json", invoke, answer(body), AuthenticationError)
+    error = await provoke("json", CALLS[call].invoke, body, AuthenticationError)
     assert_clean(error)
     assert "Unauthorized" in str(error)
 
 
 @pytest.mark.parametrize("call", CALL_NAMES)
 async def test_json_refusal_echoing_the_md5(anyio_backend: str, call: str) -> None:
-    invoke = CALLS[call].invoke
     body = {"error_status": "1", "error": f"Invalid parameters for {SECRET}"}
-    error = await provoke("json", invoke, answer(body), APIError)
+    error = await provoke("json", CALLS[call].invoke, body, APIError)
     assert_clean(error)
     assert "Invalid parameters for" in str(error)
 
 
 @pytest.mark.parametrize("call", CALL_NAMES)
 async def test_xmlrpc_auth_string_echoing_the_md5(anyio_backend: str, call: str) -> None:
-    invoke = CALLS[call].invoke
-    error = await provoke("xmlrpc", invoke, answer(xml_string(f"Unauthorized {SECRET}")), AuthenticationError)
+    error = await provoke(
+        "xmlrpc", CALLS[call].invoke, xml_string(f"Unauthorized {SECRET}"), AuthenticationError
+    )
     assert_clean(error)
 
 
 @pytest.mark.parametrize("call", ["schedule", "unsubscribe", "revalidate", "results"])
 async def test_xmlrpc_refusal_string_echoing_the_md5(anyio_backend: str, call: str) -> None:
-    invoke = CALLS[call].invoke
-    error = await provoke("xmlrpc", invoke, answer(xml_string(f"Invalid value {SECRET}")), APIError)
+    error = await provoke("xmlrpc", CALLS[call].invoke, xml_string(f"Invalid value {SECRET}"), APIError)
     assert_clean(error)
 
 
 @pytest.mark.parametrize("call", CALL_NAMES)
 async def test_xmlrpc_fault_echoing_the_md5(anyio_backend: str, call: str) -> None:
-    invoke = CALLS[call].invoke
-    error = await provoke("xmlrpc", invoke, answer(xml_fault(4, f"bad login {SECRET}")), APIError)
+    error = await provoke("xmlrpc", CALLS[call].invoke, xml_fault(4, f"bad login {SECRET}"), APIError)
     assert_clean(error)
     assert "bad login" in str(error)
 
 
 async def test_call_refusal_echoing_the_md5(anyio_backend: str) -> None:
     body = {"error_status": 1, "error": f"Unauthorized {SECRET}"}
-    error = await provoke("json", lambda mk: mk.call("mailkit.x.y", {}), answer(body), AuthenticationError)
+    error = await provoke("json", lambda mk: mk.call(GENERIC, {}), body, AuthenticationError)
     assert_clean(error)
 
 
@@ -151,8 +140,7 @@ async def test_call_refusal_echoing_the_md5(anyio_backend: str) -> None:
 async def test_undecodable_body_echoing_the_md5(
     anyio_backend: str, call: str, protocol: str, body: str
 ) -> None:
-    invoke = CALLS[call].invoke
-    error = await provoke(protocol, invoke, answer(body), ResponseDecodeError)
+    error = await provoke(protocol, CALLS[call].invoke, body, ResponseDecodeError)
     assert_clean(error)
     assert isinstance(error, ResponseDecodeError)
     assert error.excerpt  # the excerpt is still there, only the secret is masked
@@ -180,8 +168,7 @@ async def test_echo_of_the_whole_request_body(anyio_backend: str) -> None:
 async def test_valid_json_of_the_wrong_shape_echoing_the_md5(
     anyio_backend: str, call: str, body: Any
 ) -> None:
-    invoke = CALLS[call].invoke
-    error = await provoke("json", invoke, answer(body), MailkitError)
+    error = await provoke("json", CALLS[call].invoke, body, MailkitError)
     assert_clean(error)
 
 
@@ -194,8 +181,7 @@ async def test_valid_json_of_the_wrong_shape_echoing_the_md5(
 )
 @pytest.mark.parametrize("call", ["unsubscribe", "schedule"])
 async def test_transport_errors(anyio_backend: str, call: str, kind: type[httpx.HTTPError]) -> None:
-    invoke = CALLS[call].invoke
-    error = await provoke("json", invoke, raises(kind), TransportError)
+    error = await provoke("json", CALLS[call].invoke, raises(kind), TransportError)
     assert_clean(error)
     # Not even the httpx exception (whose request holds the body) rides along.
     assert not any(isinstance(item, httpx.HTTPError) for item in chain(error))
@@ -215,7 +201,7 @@ async def test_transport_errors(anyio_backend: str, call: str, kind: type[httpx.
 async def test_http_errors_with_a_body_echoing_the_md5(
     anyio_backend: str, protocol: str, status: int, headers: dict[str, str] | None, expected: type[Exception]
 ) -> None:
-    effect = answer(f"<html>error for {SECRET}</html>", status=status, headers=headers)
+    effect = lambda request: reply(f"<html>error for {SECRET}</html>", status, headers)  # noqa: E731
     error = await provoke(protocol, lambda mk: mk.email.unsubscribe(5), effect, expected)
     assert_clean(error)
 
