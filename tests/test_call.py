@@ -14,10 +14,11 @@ from mailkit_async import (
     InvalidParameterError,
     ResponseDecodeError,
 )
+from mailkit_async._service import MAILINGLIST_LIST, RESULTS
 
 pytestmark = pytest.mark.anyio
 
-FUNCTION = "mailkit.mailinglist.list"
+FUNCTION = MAILINGLIST_LIST
 
 
 async def test_json_sends_the_mapping_and_returns_the_decoded_answer(anyio_backend: str) -> None:
@@ -49,7 +50,7 @@ async def test_json_answer_that_reports_more_than_an_error_is_returned(anyio_bac
     with mock() as router:
         route(router, "json").mock(return_value=reply(answer))
         async with client("json") as mk:
-            assert await mk.call("mailkit.sendmail_mass.results", {"request_id": 1}) == answer
+            assert await mk.call(RESULTS, {"request_id": 1}) == answer
 
 
 @pytest.mark.parametrize("status", [1, "1"], ids=["int", "str"])

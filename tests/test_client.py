@@ -37,7 +37,7 @@ from mailkit_async import (
     ResponseDecodeError,
     RetryPolicy,
 )
-from mailkit_async._service import BOUNCES
+from mailkit_async._service import BOUNCES, JSON_PATH, UNSUBSCRIBE
 
 pytestmark = pytest.mark.anyio
 
@@ -157,7 +157,7 @@ async def test_posts_to_the_protocol_path_with_its_content_type(anyio_backend: s
     assert request.headers["User-Agent"].startswith("mailkit-async/")
     if protocol == "xmlrpc":
         params, method = xmlrpc.client.loads(request.content)
-        assert method == "mailkit.email.unsubscribe"
+        assert method == UNSUBSCRIBE
         assert params[:2] == (CLIENT_ID, MD5)
 
 
@@ -181,7 +181,7 @@ async def test_base_url_replaces_the_host_and_the_path_is_appended(
 
 async def test_plain_http_base_url_with_a_port(anyio_backend: str) -> None:
     with respx.mock(assert_all_called=False) as router:
-        r = router.post("http://localhost:8080/json.fcgi").mock(return_value=ok_answer("json"))
+        r = router.post(f"http://localhost:8080{JSON_PATH}").mock(return_value=ok_answer("json"))
         async with client("json", base_url="http://localhost:8080") as mk:
             await mk.email.unsubscribe(5)
     assert r.call_count == 1

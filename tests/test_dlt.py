@@ -21,12 +21,13 @@ import msgspec
 import pytest
 from dlt.pipeline.exceptions import PipelineStepFailed
 from support.clients import CLIENT_ID, MD5, PROTOCOLS, new_emulator
+from support.emulators import BreaksAfterPages
 from support.stamps import RecordingLimit, StampedEmulator, check_window
 
 from mailkit_async import Bounce, InvalidParameterError, Mailkit, MailkitError, RateLimitError
 from mailkit_async._service import BOUNCES
 from mailkit_async.dlt import COLUMNS, bounce_resource, mailkit_source
-from mailkit_async.testing import Call, Exchange, Fault, MailkitEmulator
+from mailkit_async.testing import Call, Fault, MailkitEmulator
 
 TYPED = list(COLUMNS)
 
@@ -119,25 +120,11 @@ def test_a_second_run_on_a_fresh_machine_loads_only_what_is_new(
     ]
 
 
-class FailingMidStream(MailkitEmulator):
-    """Serves `good` bounce pages, then fails every one after (past any retry) until told to heal."""
-
-    def __init__(self, *args: Any, good: int, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._good = good
-
-    def receive(
-        self, method: str, path: str, headers: Any, body: bytes, *, peer: str = "127.0.0.1"
-    ) -> Exchange:
-        if self.requests[BOUNCES] == self._good:
-            # Retry-After: 0 keeps the retries (all of them refused) quick.
-            self.faults.add(Fault.status(503, retry_after=0), function=BOUNCES, times=None)
-        return super().receive(method, path, headers, body, peer=peer)
-
-
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 def test_an_interrupted_run_resumes_without_loss_or_duplicates(tmp_path: Path, protocol: str) -> None:
-    emu = new_emulator(FailingMidStream, page_cap=400, good=2)
+    emu = new_emulator(BreaksAfterPages, page_cap=400)
+    # Two pages, then every page refused, past any retry (Retry-After: 0 keeps the retries quick).
+    emu.break_after(2, Fault.status(503, retry_after=0), times=None)
     emu.seed_bounces(2_000, gap_every=13)
     with emu.serve() as server:
         source = mailkit_source(CLIENT_ID, MD5, base_url=server.url, protocol=protocol)
@@ -152,7 +139,6 @@ def test_an_interrupted_run_resumes_without_loss_or_duplicates(tmp_path: Path, p
         assert emu.requests[BOUNCES] == 2 + 4  # two pages, then the first failing page sent 4 times
 
         emu.faults.clear()
-        emu._good = -1
         run(pipeline(tmp_path), mailkit_source(CLIENT_ID, MD5, base_url=server.url, protocol=protocol))
     ids = [row[0] for row in table(tmp_path, "undelivered_log_id")]
     assert ids == list(emu.bounce_ids())  # every record, once, in order

@@ -13,6 +13,7 @@ import pytest
 import trio
 from hypothesis import given
 from hypothesis import strategies as st
+from support.calls import GENERIC
 from support.properties import reproducible
 
 from mailkit_async import (
@@ -30,12 +31,12 @@ from mailkit_async import (
     TransientError,
     TransportError,
 )
+from mailkit_async._service import BOUNCES, SCHEDULE, UNSUBSCRIBE
 from mailkit_async.testing import MailkitEmulator
 
 pytestmark = pytest.mark.anyio
 
 MD5 = "0cc175b9c0f1b6a831c399e269772661"
-SCHEDULE = "mailkit.campaigns.single.schedule"
 
 
 class Counting:
@@ -81,19 +82,15 @@ BOTH: dict[str, Call] = {
     "surrogate-subject": lambda mk: mk.campaigns.single.schedule(1, "now", subject="a\ud800b"),
     "surrogate-channel": lambda mk: mk.email.revalidate(5, agreement=True, channel="\udfff"),
     "surrogate-address": lambda mk: mk.email.unsubscribe("a\ud83d@example.com"),
-    "call-int-2**64": lambda mk: mk.call("mailkit.x.y", {"a": 2**64} if mk.protocol == "json" else [2**64]),
-    "call-surrogate": lambda mk: mk.call(
-        "mailkit.x.y", {"a": ["\ud800"]} if mk.protocol == "json" else ["\ud800"]
-    ),
-    "call-object": lambda mk: mk.call(
-        "mailkit.x.y", {"a": object()} if mk.protocol == "json" else [object()]
-    ),
+    "call-int-2**64": lambda mk: mk.call(GENERIC, {"a": 2**64} if mk.protocol == "json" else [2**64]),
+    "call-surrogate": lambda mk: mk.call(GENERIC, {"a": ["\ud800"]} if mk.protocol == "json" else ["\ud800"]),
+    "call-object": lambda mk: mk.call(GENERIC, {"a": object()} if mk.protocol == "json" else [object()]),
 }
 XMLRPC_ONLY: dict[str, Call] = {
     "nul-subject": lambda mk: mk.campaigns.single.schedule(1, "now", subject="a\x00b"),
     "vt-channel": lambda mk: mk.email.revalidate(5, agreement=True, channel="\x0b"),
     "nul-address": lambda mk: mk.email.revalidate("a\x00@example.com", agreement=True),
-    "ff-in-call": lambda mk: mk.call("mailkit.x.y", ["\x0c"]),
+    "ff-in-call": lambda mk: mk.call(GENERIC, ["\x0c"]),
 }
 
 
@@ -287,7 +284,7 @@ async def test_a_call_after_async_with_is_refused_unsent(anyio_backend: str, own
             await mk.email.unsubscribe(5)
         with pytest.raises(ClientClosedError):
             await stream.__anext__()
-        assert emulator.requests["mailkit.email.unsubscribe"] == 1
+        assert emulator.requests[UNSUBSCRIBE] == 1
         assert sum(emulator.requests.values()) == 1
         if http is not None:
             assert not http.is_closed  # the caller's client is the caller's to close
@@ -316,7 +313,7 @@ def test_a_client_used_in_a_second_event_loop_says_to_create_it_inside_the_loop(
         for run in (lambda: asyncio.run(unsubscribe()), lambda: trio.run(unsubscribe)):
             with pytest.raises(ClientClosedError, match="create the client inside the running event loop"):
                 run()
-        assert emulator.requests["mailkit.email.unsubscribe"] == 1
+        assert emulator.requests[UNSUBSCRIBE] == 1
 
         async def close() -> None:
             await mk.aclose()  # from another loop: marks it closed, raises nothing
@@ -436,13 +433,13 @@ async def test_call_with_any_parameters(anyio_backend: str, values: list[Any], p
 @pytest.mark.parametrize(
     ("error", "hinted"),
     [
-        (AuthenticationError("mailkit.report.raw.bounces", "Unauthorized"), False),
+        (AuthenticationError(BOUNCES, "Unauthorized"), False),
         (ClientClosedError("the client is closed"), False),
-        (APIError("mailkit.report.raw.bounces", "Invalid ID_message"), False),
-        (TransportError("read timed out", function="mailkit.report.raw.bounces"), True),
-        (ServerError("HTTP 503", function="mailkit.report.raw.bounces"), True),
-        (PaginationError("mailkit.report.raw.bounces", "stuck", cursor=5), True),
-        (ResponseDecodeError("mailkit.report.raw.bounces", "not valid JSON"), True),
+        (APIError(BOUNCES, "Invalid ID_message"), False),
+        (TransportError("read timed out", function=BOUNCES), True),
+        (ServerError("HTTP 503", function=BOUNCES), True),
+        (PaginationError(BOUNCES, "stuck", cursor=5), True),
+        (ResponseDecodeError(BOUNCES, "not valid JSON"), True),
     ],
 )
 def test_only_errors_that_resuming_may_get_past_suggest_resuming(error: MailkitError, hinted: bool) -> None:

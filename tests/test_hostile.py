@@ -36,7 +36,7 @@ from mailkit_async import (
     TransportError,
     Unsubscription,
 )
-from mailkit_async._service import BOUNCES
+from mailkit_async._service import BOUNCES, UNSUBSCRIBE
 from mailkit_async.testing import Fault
 
 pytestmark = pytest.mark.anyio
@@ -559,7 +559,7 @@ async def test_declared_latin1_encoding_is_honoured(anyio_backend: str) -> None:
         "iso-8859-2"
     )
     async with body_client("xmlrpc", answer(body)) as mk:
-        assert await mk.call("mailkit.email.unsubscribe", ["a@b.cz"]) == "Ø@b.cz"
+        assert await mk.call(UNSUBSCRIBE, ["a@b.cz"]) == "Ø@b.cz"
 
 
 # --- odd answers that are protocol-level refusals, not crashes ----------------------------------------

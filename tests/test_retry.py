@@ -19,6 +19,7 @@ from support.clients import MD5, answered, client, mock, refused, reply, route
 
 import mailkit_async._retry as retry_module
 from mailkit_async import (
+    APIError,
     InvalidParameterError,
     Mailkit,
     NotUnsubscribedError,
@@ -28,7 +29,6 @@ from mailkit_async import (
     ServerError,
     TransportError,
 )
-from mailkit_async._exceptions import APIError
 from mailkit_async._retry import parse_retry_after
 from mailkit_async._service import BOUNCES, RESULTS, REVALIDATE, SCHEDULE, UNSUBSCRIBE
 

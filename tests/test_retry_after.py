@@ -13,6 +13,7 @@ from support.clients import client, mock, refused, route
 
 from mailkit_async import RateLimitError, RetryPolicy, ServerError
 from mailkit_async._retry import parse_retry_after
+from mailkit_async._service import UNSUBSCRIBE
 
 pytestmark = pytest.mark.anyio
 
@@ -167,7 +168,7 @@ async def test_a_retry_is_logged_at_info_with_function_attempt_cause_and_wait(
     ]
     assert record.name == "mailkit_async.retry"
     text = record.getMessage()
-    assert "mailkit.email.unsubscribe" in text
+    assert UNSUBSCRIBE in text
     assert "attempt 1 of 2" in text
     assert "RateLimitError" in text and "HTTP 503" in text
     assert "4.00 s" in text

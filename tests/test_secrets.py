@@ -32,6 +32,7 @@ from mailkit_async import (
     ServerError,
     TransportError,
 )
+from mailkit_async._service import JSON_PATH
 
 pytestmark = pytest.mark.anyio
 
@@ -350,7 +351,7 @@ async def test_no_log_line_contains_the_md5_with_respx(
         ]
     )
     with respx.mock(base_url=BASE, assert_all_called=False) as router:
-        router.post("/json.fcgi").mock(side_effect=lambda request: next(effects))
+        router.post(JSON_PATH).mock(side_effect=lambda request: next(effects))
         async with make_client(retry=RetryPolicy(attempts=3, backoff=0)) as mk:
             with pytest.raises(ResponseDecodeError):
                 await mk.email.unsubscribe(5)
