@@ -13,7 +13,7 @@ import pytest
 import trio
 from hypothesis import given
 from hypothesis import strategies as st
-from support.calls import GENERIC
+from support.calls import GENERIC, drain_bounces
 from support.properties import reproducible
 
 from mailkit_async import (
@@ -67,17 +67,13 @@ def test_transient_error_is_public_and_the_base_of_the_three() -> None:
 Call = Callable[[Mailkit], Awaitable[Any]]
 
 
-async def collect(mk: Mailkit, **kwargs: Any) -> list[Any]:
-    return [record async for record in mk.report.raw.bounces(**kwargs)]
-
-
 BOTH: dict[str, Call] = {
     "id-beyond-64-bits": lambda mk: mk.email.unsubscribe(2**64),
     "id-2**63": lambda mk: mk.sendmail_mass.results(2**63),
     "message-id-2**63": lambda mk: mk.campaigns.single.schedule(2**63, "now"),
     "query-id-2**63": lambda mk: mk.campaigns.single.schedule(1, "now", query_id=2**63),
-    "after-id-2**63": lambda mk: collect(mk, after_id=2**63),
-    "send-id-2**100": lambda mk: collect(mk, send_id=2**100),
+    "after-id-2**63": lambda mk: drain_bounces(mk, after_id=2**63),
+    "send-id-2**100": lambda mk: drain_bounces(mk, send_id=2**100),
     "huge-int-without-a-repr": lambda mk: mk.email.unsubscribe(10**5000),
     "surrogate-subject": lambda mk: mk.campaigns.single.schedule(1, "now", subject="a\ud800b"),
     "surrogate-channel": lambda mk: mk.email.revalidate(5, agreement=True, channel="\udfff"),
@@ -264,7 +260,7 @@ async def test_a_call_after_aclose_is_refused_unsent(anyio_backend: str) -> None
     with pytest.raises(ClientClosedError):
         await mk.email.unsubscribe(5)
     with pytest.raises(ClientClosedError):
-        await collect(mk)
+        await drain_bounces(mk)
     with pytest.raises(ClientClosedError):
         async with mk:
             pass

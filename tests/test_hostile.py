@@ -26,6 +26,7 @@ from _pool import checked_out
 from support.calls import EVERY_CALL
 from support.clients import MD5, PROTOCOLS, body_client, loopback_client, new_emulator
 from support.leaks import assert_no_secret
+from support.wire import methodresponse
 
 from mailkit_async import (
     APIError,
@@ -86,10 +87,6 @@ async def every_call_refuses(
         # Keep the error, not its frames: they hold the body (and memory is being measured).
         caught.append(info.value.with_traceback(None))
     return caught
-
-
-def methodresponse(value_xml: str) -> str:
-    return f"<methodResponse><params><param><value>{value_xml}</value></param></params></methodResponse>"
 
 
 # --- XML: entities, DTDs, nothing expanded and nothing fetched ---------------------------------------

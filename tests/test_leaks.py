@@ -9,7 +9,6 @@ characters of the secret, in any case.
 from __future__ import annotations
 
 import logging
-import xmlrpc.client
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -17,9 +16,10 @@ from typing import Any
 import httpx
 import pytest
 import respx
+from support.calls import drain_bounces
 from support.clients import BASE, PATHS, client
 from support.leaks import RUN, assert_no_secret, leaks
-from support.wire import xml_fault, xml_response, xml_string
+from support.wire import xml_dump, xml_fault, xml_response, xml_string
 
 from mailkit_async import Mailkit, MailkitError, RetryPolicy
 from mailkit_async._answers import short
@@ -91,13 +91,6 @@ def unsubscribe(mk: Mailkit) -> Awaitable[Any]:
     return mk.email.unsubscribe(5)
 
 
-def bounces(mk: Mailkit) -> Awaitable[Any]:
-    async def collect() -> list[Any]:
-        return [b async for b in mk.report.raw.bounces()]
-
-    return collect()
-
-
 def _json(value: Any) -> bytes:
     import json
 
@@ -113,7 +106,7 @@ SITES: dict[str, tuple[str, Invoke, Callable[[str], httpx.Response]]] = {
     ),
     "json-auth": (
         "json",
-        bounces,
+        drain_bounces,
         lambda t: httpx.Response(200, content=_json({"error_status": 1, "error": f"Unauthorized {t}"})),
     ),
     "json-html": ("json", unsubscribe, lambda t: httpx.Response(200, content=f"<html>{t}</html>".encode())),
@@ -124,8 +117,8 @@ SITES: dict[str, tuple[str, Invoke, Callable[[str], httpx.Response]]] = {
         lambda t: httpx.Response(200, content=_json({"error_status": 0, "ID_email": "5", "status": t})),
     ),
     "xmlrpc-refusal": ("xmlrpc", unsubscribe, lambda t: httpx.Response(200, content=xml_string(t))),
-    "xmlrpc-fault": ("xmlrpc", bounces, lambda t: httpx.Response(200, content=xml_fault(4, t))),
-    "xmlrpc-html": ("xmlrpc", bounces, lambda t: httpx.Response(200, content=f"<html>{t}".encode())),
+    "xmlrpc-fault": ("xmlrpc", drain_bounces, lambda t: httpx.Response(200, content=xml_fault(4, t))),
+    "xmlrpc-html": ("xmlrpc", drain_bounces, lambda t: httpx.Response(200, content=f"<html>{t}".encode())),
     "xmlrpc-bad-int": (
         "xmlrpc",
         unsubscribe,
@@ -134,7 +127,7 @@ SITES: dict[str, tuple[str, Invoke, Callable[[str], httpx.Response]]] = {
     "xmlrpc-wrong-shape": (
         "xmlrpc",
         unsubscribe,
-        lambda t: httpx.Response(200, content=xmlrpc.client.dumps(([t],), methodresponse=True).encode()),
+        lambda t: httpx.Response(200, content=xml_dump([t])),
     ),
     "http-reason": (
         "json",
