@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from support.clients import answered, client, mock, refused, reply, route
+from support.clients import answered, client, json_refusal, mock, refused, reply, route
 from support.wire import json_params, typed, xml_dump, xml_fault, xml_string, xmlrpc_params
 
 from mailkit_async import (
@@ -55,11 +55,8 @@ async def test_json_answer_that_reports_more_than_an_error_is_returned(anyio_bac
 
 @pytest.mark.parametrize("status", [1, "1"], ids=["int", "str"])
 async def test_json_bare_failure_raises_api_error(anyio_backend: str, status: object) -> None:
-    error, _ = await refused(
-        APIError,
-        "json",
-        {"error_status": status, "error": "Invalid ID_user_list"},
-        lambda mk: mk.call(FUNCTION, {"ID_user_list": 99}),
+    error = await json_refusal(
+        status, "Invalid ID_user_list", lambda mk: mk.call(FUNCTION, {"ID_user_list": 99})
     )
     assert type(error) is APIError
     assert error.message == "Invalid ID_user_list"

@@ -15,7 +15,7 @@ from _docs import (
     UNSUBSCRIBE_OK_JSON,
     UNSUBSCRIBE_OK_XML,
 )
-from support.clients import answered, client, mock, refused
+from support.clients import answered, client, json_refusal, mock, refused
 from support.wire import json_params, typed, xml_string, xmlrpc_params
 
 from mailkit_async import (
@@ -124,12 +124,7 @@ async def test_revalidate_json_not_unsubscribed_with_status_zero(anyio_backend: 
 
 @pytest.mark.parametrize("status", [1, "1"], ids=["int", "str"])
 async def test_revalidate_json_refusal(anyio_backend: str, status: object) -> None:
-    error, _ = await refused(
-        APIError,
-        "json",
-        {"error_status": status, "error": "Invalid ID_email"},
-        lambda mk: mk.email.revalidate(5, agreement=True),
-    )
+    error = await json_refusal(status, "Invalid ID_email", lambda mk: mk.email.revalidate(5, agreement=True))
     assert type(error) is APIError
     assert error.message == "Invalid ID_email"
     assert error.function == REVALIDATE

@@ -12,7 +12,7 @@ from _docs import (
     MASS_RESULTS_OK_JSON,
     MASS_RESULTS_OK_XML,
 )
-from support.clients import answered, refused
+from support.clients import answered, json_refusal, refused
 from support.wire import json_params, typed, xml_string, xmlrpc_params
 
 from mailkit_async import (
@@ -188,12 +188,7 @@ def test_ok_property() -> None:
 
 @pytest.mark.parametrize("status", [1, "1"], ids=["int", "str"])
 async def test_json_refusal(anyio_backend: str, status: object) -> None:
-    error, _ = await refused(
-        APIError,
-        "json",
-        {"error_status": status, "error": "Invalid request_id"},
-        lambda mk: mk.sendmail_mass.results(55),
-    )
+    error = await json_refusal(status, "Invalid request_id", lambda mk: mk.sendmail_mass.results(55))
     assert error.message == "Invalid request_id"
     assert error.function == RESULTS
 

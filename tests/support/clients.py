@@ -11,7 +11,7 @@ import httpx
 import pytest
 import respx
 
-from mailkit_async import Mailkit, RetryPolicy
+from mailkit_async import APIError, Mailkit, RetryPolicy
 from mailkit_async._service import (
     DEFAULT_BASE_URL,
     JSON_CONTENT_TYPE,
@@ -137,3 +137,10 @@ async def refused(
             with pytest.raises(expected) as info:
                 await invoke(mk)
     return info.value, seen
+
+
+async def json_refusal(status: object, text: str, invoke: Invoke) -> Any:
+    """The APIError `invoke` raises when the JSON service refuses with `text` and `error_status`
+    `status` (the service sends it as an int or as a string)."""
+    error, _ = await refused(APIError, "json", {"error_status": status, "error": text}, invoke)
+    return error
