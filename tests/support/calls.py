@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any, NamedTuple
 
 from mailkit_async import (
@@ -15,7 +14,7 @@ from mailkit_async import (
 )
 from mailkit_async._service import BOUNCES, RESULTS, REVALIDATE, SCHEDULE, UNSUBSCRIBE
 
-Invoke = Callable[[Mailkit], Awaitable[Any]]
+from .clients import Invoke
 
 #: A function no documentation page names, for `Mailkit.call`.
 GENERIC = "mailkit.x.y"
