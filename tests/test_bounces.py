@@ -11,59 +11,25 @@ import httpx
 import pytest
 import respx
 from _docs import RAW_BOUNCES_XML
+from support.calls import drain_bounces
+from support.clients import BASE, CLIENT_ID, MD5, PATHS, PROTOCOLS, READINGS, client
+from support.records import as_json
+from support.records import bounce_record as record
+from support.wire import bounce_page_asked, xml_written
 
 from mailkit_async import (
     APIError,
     AuthenticationError,
     Bounce,
     InvalidParameterError,
-    Mailkit,
     PaginationError,
     ResponseDecodeError,
     RetryPolicy,
     ServerError,
 )
+from mailkit_async._service import BOUNCES, JSON_PATH, MAX_PAGE_SIZE, XMLRPC_PATH
 
 pytestmark = pytest.mark.anyio
-
-BASE = "https://api.mailkit.eu"
-PROTOCOLS = ["json", "xmlrpc"]
-READINGS = ["exclusive", "inclusive"]
-
-
-def record(i: int, **extra: Any) -> dict[str, Any]:
-    return {
-        "ID_MESSAGE": 12345,
-        "TEXT_STATUS": "smtp; 552 4.2.2 User has full mailbox.",
-        "STATUS": "4.2.2",
-        "ID_EMAIL": 1_000_000 + i,
-        "ID_SEND": 123456,
-        "EMAIL": f"user{i}@example.com",
-        "ID_SEND_MESSGE": 2_000_000 + i,
-        "ID_USER_LIST": 77,
-        "REMOTE_MTA": "dns; mx1.seznam.cz",
-        "ID_UNDELIVERED_LOG": i,
-        "RECIPIENT_STATUS": "permanent",
-        **extra,
-    }
-
-
-def xml_value(value: Any) -> str:
-    if isinstance(value, int):
-        return f"<value><i4>{value}</i4></value>"
-    if isinstance(value, dict):
-        members = "".join(f"<member><name>{k}</name>{xml_value(v)}</member>" for k, v in value.items())
-        return f"<value><struct>{members}</struct></value>"
-    if isinstance(value, list):
-        return f"<value><array><data>{''.join(xml_value(v) for v in value)}</data></array></value>"
-    return f"<value><string>{value}</string></value>"
-
-
-def xml_response(value: Any) -> bytes:
-    return (
-        '<?xml version="1.0" encoding="utf-8"?>\n<methodResponse><params><param>'
-        f"{xml_value(value)}</param></params></methodResponse>"
-    ).encode()
 
 
 @dataclass
@@ -73,7 +39,7 @@ class FakeReport:
     ids: list[int]
     protocol: str
     reading: str = "exclusive"
-    cap: int = 25_000
+    cap: int = MAX_PAGE_SIZE
     empty: str = "[]"
     cursors: list[int] = field(default_factory=list)
     limits: list[int] = field(default_factory=list)
@@ -86,11 +52,7 @@ class FakeReport:
         return [record(i) for i in chosen[: min(limit, self.cap)]]
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
-        if self.protocol == "json":
-            params = json.loads(request.content)["parameters"]
-            cursor, limit = int(params["ID_undelivered_log"]), int(params["limit"])
-        else:
-            (_, _, _, _, cursor, limit), _ = xmlrpc.client.loads(request.content)
+        cursor, limit = bounce_page_asked(self.protocol, request)
         self.cursors.append(cursor)
         self.limits.append(limit)
         rows = self.page(cursor, limit)
@@ -98,20 +60,8 @@ class FakeReport:
             if not rows:
                 return httpx.Response(200, content=self.empty.encode())
             # Every value a string, as the service sends them.
-            return httpx.Response(200, json=[{k: str(v) for k, v in r.items()} for r in rows])
-        return httpx.Response(200, content=xml_response(rows))
-
-
-def client(protocol: str, **kwargs: Any) -> Mailkit:
-    return Mailkit(1, "md5-secret", protocol=protocol, retry=RetryPolicy(backoff=0), **kwargs)  # type: ignore[arg-type]
-
-
-async def collect(mk: Mailkit, **kwargs: Any) -> list[Bounce]:
-    return [b async for b in mk.report.raw.bounces(**kwargs)]
-
-
-def path(protocol: str) -> str:
-    return "/json.fcgi" if protocol == "json" else "/rpc.fcgi"
+            return httpx.Response(200, json=[as_json(r) for r in rows])
+        return httpx.Response(200, content=xml_written(rows))
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
@@ -119,11 +69,11 @@ def path(protocol: str) -> str:
 @pytest.mark.parametrize(
     ("ids", "page_size", "cap"),
     [
-        (list(range(1, 101)), 10, 25_000),  # exact multiple of the page size
-        (list(range(1, 96)), 10, 25_000),  # a short last page
-        ([3, 4, 9, 10, 11, 50, 51, 400, 401, 402, 1000, 5000], 3, 25_000),  # gaps
+        (list(range(1, 101)), 10, MAX_PAGE_SIZE),  # exact multiple of the page size
+        (list(range(1, 96)), 10, MAX_PAGE_SIZE),  # a short last page
+        ([3, 4, 9, 10, 11, 50, 51, 400, 401, 402, 1000, 5000], 3, MAX_PAGE_SIZE),  # gaps
         (list(range(1, 58)), 20, 7),  # the service caps pages below what was asked
-        ([], 10, 25_000),  # nothing at all
+        ([], 10, MAX_PAGE_SIZE),  # nothing at all
     ],
 )
 async def test_every_record_exactly_once_in_order(
@@ -131,8 +81,8 @@ async def test_every_record_exactly_once_in_order(
 ) -> None:
     fake = FakeReport(ids, protocol, reading=reading, cap=cap)
     async with client(protocol) as mk, respx.mock(base_url=BASE) as mock:
-        mock.post(path(protocol)).mock(side_effect=fake)
-        got = [b.undelivered_log_id for b in await collect(mk, page_size=page_size)]
+        mock.post(PATHS[protocol]).mock(side_effect=fake)
+        got = [b.undelivered_log_id for b in await drain_bounces(mk, page_size=page_size)]
     assert got == ids
     # The cursor sent is always the last ID yielded: never past a record not yet seen.
     yielded_before = [0, *got]
@@ -146,8 +96,8 @@ async def test_after_id_resumes_strictly_after(anyio_backend: str, protocol: str
     ids = [5, 6, 7, 20, 21, 22, 23]
     fake = FakeReport(ids, protocol, reading=reading)
     async with client(protocol) as mk, respx.mock(base_url=BASE) as mock:
-        mock.post(path(protocol)).mock(side_effect=fake)
-        got = [b.undelivered_log_id for b in await collect(mk, after_id=20, page_size=2)]
+        mock.post(PATHS[protocol]).mock(side_effect=fake)
+        got = [b.undelivered_log_id for b in await drain_bounces(mk, after_id=20, page_size=2)]
     assert got == [21, 22, 23]
     assert fake.cursors[0] == 20
 
@@ -156,25 +106,25 @@ async def test_after_id_resumes_strictly_after(anyio_backend: str, protocol: str
 async def test_json_empty_page_forms_end_the_stream(anyio_backend: str, empty: str) -> None:
     fake = FakeReport([1, 2, 3], "json", empty=empty)
     async with client("json") as mk, respx.mock(base_url=BASE) as mock:
-        mock.post("/json.fcgi").mock(side_effect=fake)
-        got = [b.undelivered_log_id for b in await collect(mk, page_size=2)]
+        mock.post(JSON_PATH).mock(side_effect=fake)
+        got = [b.undelivered_log_id for b in await drain_bounces(mk, page_size=2)]
     assert got == [1, 2, 3]
     assert len(fake.cursors) == 3  # 2 records, 1 record, then the empty page
 
 
-@pytest.mark.parametrize("answer", [xml_response([]), xml_response("")])
+@pytest.mark.parametrize("answer", [xml_written([]), xml_written("")])
 async def test_xmlrpc_empty_page_forms_end_the_stream(anyio_backend: str, answer: bytes) -> None:
     async with client("xmlrpc") as mk, respx.mock(base_url=BASE) as mock:
-        mock.post("/rpc.fcgi").respond(200, content=answer)
-        assert await collect(mk) == []
+        mock.post(XMLRPC_PATH).respond(200, content=answer)
+        assert await drain_bounces(mk) == []
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 async def test_only_the_echo_of_the_cursor_is_the_end(anyio_backend: str, protocol: str) -> None:
     fake = FakeReport([1, 2, 3], protocol, reading="inclusive")
     async with client(protocol) as mk, respx.mock(base_url=BASE) as mock:
-        mock.post(path(protocol)).mock(side_effect=fake)
-        got = [b.undelivered_log_id for b in await collect(mk, page_size=3)]
+        mock.post(PATHS[protocol]).mock(side_effect=fake)
+        got = [b.undelivered_log_id for b in await drain_bounces(mk, page_size=3)]
     assert got == [1, 2, 3]
     assert fake.cursors == [0, 3]  # the second page held only record 3: the end
 
@@ -185,7 +135,7 @@ async def test_a_page_that_does_not_advance_is_an_error(anyio_backend: str, prot
     fake = FakeReport([1, 2, 3], protocol)
     fake.page = lambda cursor, limit: [record(1), record(2)]  # type: ignore[method-assign]
     async with client(protocol) as mk, respx.mock(base_url=BASE) as mock:
-        mock.post(path(protocol)).mock(side_effect=fake)
+        mock.post(PATHS[protocol]).mock(side_effect=fake)
         seen: list[int] = []
         with pytest.raises(PaginationError) as info:
             async for bounce in mk.report.raw.bounces(page_size=2):
@@ -201,9 +151,9 @@ async def test_records_out_of_order_are_an_error(anyio_backend: str, protocol: s
     fake = FakeReport([1, 2, 3], protocol)
     fake.page = lambda cursor, limit: [record(5), record(4)] if cursor == 0 else []  # type: ignore[method-assign]
     async with client(protocol) as mk, respx.mock(base_url=BASE) as mock:
-        mock.post(path(protocol)).mock(side_effect=fake)
+        mock.post(PATHS[protocol]).mock(side_effect=fake)
         with pytest.raises(PaginationError):
-            await collect(mk)
+            await drain_bounces(mk)
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
@@ -218,8 +168,8 @@ async def test_failed_page_is_retried_at_the_same_cursor(anyio_backend: str, pro
         return fake(request)
 
     async with client(protocol) as mk, respx.mock(base_url=BASE) as mock:
-        mock.post(path(protocol)).mock(side_effect=flaky)
-        got = [b.undelivered_log_id for b in await collect(mk, page_size=3)]
+        mock.post(PATHS[protocol]).mock(side_effect=flaky)
+        got = [b.undelivered_log_id for b in await drain_bounces(mk, page_size=3)]
     assert got == list(range(1, 8))
     assert [c for c in fake.cursors if c >= 0] == [0, 3, 6, 7]
 
@@ -235,9 +185,9 @@ async def test_spent_retries_say_where_to_resume(anyio_backend: str, protocol: s
         return fake(request) if calls == 1 else httpx.Response(500)
 
     seen: list[int] = []
-    mk = Mailkit(1, "md5", protocol=protocol, retry=RetryPolicy(attempts=3, backoff=0))  # type: ignore[arg-type]
+    mk = client(protocol, retry=RetryPolicy(attempts=3, backoff=0))
     async with mk, respx.mock(base_url=BASE) as mock:
-        mock.post(path(protocol)).mock(side_effect=dies_after_first_page)
+        mock.post(PATHS[protocol]).mock(side_effect=dies_after_first_page)
         with pytest.raises(ServerError) as info:
             async for bounce in mk.report.raw.bounces(page_size=3):
                 seen.append(bounce.undelivered_log_id)
@@ -247,19 +197,21 @@ async def test_spent_retries_say_where_to_resume(anyio_backend: str, protocol: s
     assert "after_id=3" in str(info.value)
     # Resuming there loses nothing and repeats nothing.
     async with client(protocol) as mk, respx.mock(base_url=BASE) as mock:
-        mock.post(path(protocol)).mock(side_effect=fake)
-        rest = [b.undelivered_log_id for b in await collect(mk, after_id=info.value.cursor, page_size=3)]
+        mock.post(PATHS[protocol]).mock(side_effect=fake)
+        rest = [
+            b.undelivered_log_id for b in await drain_bounces(mk, after_id=info.value.cursor, page_size=3)
+        ]
     assert seen + rest == list(range(1, 8))
 
 
 async def test_json_records_decode_to_typed_fields(anyio_backend: str) -> None:
     wild = record(9, BOUNCE_CAT="hard", UTM_CAMPAIGN="x", CAMPAIGN_NAME="n", SUBJECT="s")
-    body = json.dumps([{k: str(v) for k, v in wild.items()}])
+    body = json.dumps([as_json(wild)])
     async with client("json") as mk, respx.mock(base_url=BASE) as mock:
-        mock.post("/json.fcgi").mock(
+        mock.post(JSON_PATH).mock(
             side_effect=[httpx.Response(200, text=body), httpx.Response(200, text="[]")]
         )
-        (bounce,) = await collect(mk)
+        (bounce,) = await drain_bounces(mk)
     assert bounce == Bounce(
         message_id=12345,
         text_status="smtp; 552 4.2.2 User has full mailbox.",
@@ -281,29 +233,29 @@ async def test_json_records_decode_to_typed_fields(anyio_backend: str) -> None:
 
 async def test_xmlrpc_doc_example_page(anyio_backend: str) -> None:
     async with client("xmlrpc") as mk, respx.mock(base_url=BASE) as mock:
-        route = mock.post("/rpc.fcgi")
+        route = mock.post(XMLRPC_PATH)
         route.side_effect = [
             httpx.Response(200, content=RAW_BOUNCES_XML),
-            httpx.Response(200, content=xml_response([])),
+            httpx.Response(200, content=xml_written([])),
         ]
-        got = await collect(mk, message_id=12345, send_id=123456)
+        got = await drain_bounces(mk, message_id=12345, send_id=123456)
         method = xmlrpc.client.loads(route.calls[0].request.content)
     assert [(b.undelivered_log_id, b.email, b.send_message_id, b.remote_mta) for b in got] == [
         (1, "email@example.com", 1234567890, "dns; mx1.seznam.cz"),
         (2, "email1@example.com", 1234567891, ""),
     ]
-    assert method == ((1, "md5-secret", 12345, 123456, 0, 25_000), "mailkit.report.raw.bounces")
+    assert method == ((CLIENT_ID, MD5, 12345, 123456, 0, MAX_PAGE_SIZE), BOUNCES)
 
 
 async def test_json_request_parameters(anyio_backend: str) -> None:
     async with client("json") as mk, respx.mock(base_url=BASE) as mock:
-        route = mock.post("/json.fcgi").respond(200, text="[]")
-        await collect(mk, message_id=12345, send_id=123456, after_id=99, page_size=1000)
+        route = mock.post(JSON_PATH).respond(200, text="[]")
+        await drain_bounces(mk, message_id=12345, send_id=123456, after_id=99, page_size=1000)
     sent = json.loads(route.calls[0].request.content)
     assert sent == {
-        "function": "mailkit.report.raw.bounces",
-        "id": 1,
-        "md5": "md5-secret",
+        "function": BOUNCES,
+        "id": CLIENT_ID,
+        "md5": MD5,
         "parameters": {"ID_message": 12345, "ID_send": 123456, "ID_undelivered_log": 99, "limit": 1000},
     }
 
@@ -319,11 +271,11 @@ async def test_json_request_parameters(anyio_backend: str) -> None:
     ],
 )
 async def test_refusals(anyio_backend: str, protocol: str, answer: Any, error: type[Exception]) -> None:
-    content = json.dumps(answer).encode() if protocol == "json" else xml_response(answer)
+    content = json.dumps(answer).encode() if protocol == "json" else xml_written(answer)
     async with client(protocol) as mk, respx.mock(base_url=BASE) as mock:
-        mock.post(path(protocol)).respond(200, content=content)
+        mock.post(PATHS[protocol]).respond(200, content=content)
         with pytest.raises(error) as info:
-            await collect(mk, after_id=5)
+            await drain_bounces(mk, after_id=5)
     assert info.value.cursor == 5
 
 
@@ -341,9 +293,9 @@ async def test_refusals(anyio_backend: str, protocol: str, answer: Any, error: t
 )
 async def test_garbage_is_a_decode_error(anyio_backend: str, protocol: str, body: bytes) -> None:
     async with client(protocol) as mk, respx.mock(base_url=BASE) as mock:
-        mock.post(path(protocol)).respond(200, content=body)
+        mock.post(PATHS[protocol]).respond(200, content=body)
         with pytest.raises(ResponseDecodeError):
-            await collect(mk)
+            await drain_bounces(mk)
 
 
 @pytest.mark.parametrize(
@@ -360,7 +312,7 @@ async def test_garbage_is_a_decode_error(anyio_backend: str, protocol: str, body
 )
 async def test_bad_arguments_fail_before_any_request(anyio_backend: str, kwargs: dict[str, Any]) -> None:
     async with client("json") as mk, respx.mock(base_url=BASE, assert_all_called=False) as mock:
-        route = mock.post("/json.fcgi").respond(200, text="[]")
+        route = mock.post(JSON_PATH).respond(200, text="[]")
         with pytest.raises(InvalidParameterError):
             mk.report.raw.bounces(**kwargs)
         with pytest.raises(InvalidParameterError):
@@ -374,7 +326,7 @@ async def test_pages_view(anyio_backend: str, protocol: str, prefetch: int) -> N
     ids = list(range(1, 24))
     fake = FakeReport(ids, protocol, reading="inclusive")
     async with client(protocol) as mk, respx.mock(base_url=BASE) as mock:
-        mock.post(path(protocol)).mock(side_effect=fake)
+        mock.post(PATHS[protocol]).mock(side_effect=fake)
         async with mk.report.raw.bounce_pages(page_size=5, prefetch=prefetch) as pages:
             sizes = []
             got: list[int] = []
@@ -387,8 +339,8 @@ async def test_pages_view(anyio_backend: str, protocol: str, prefetch: int) -> N
 
 @pytest.mark.parametrize("prefetch", [0, 1])
 async def test_pages_view_raises_the_plain_error(anyio_backend: str, prefetch: int) -> None:
-    async with Mailkit(1, "md5", retry=RetryPolicy(attempts=1)) as mk, respx.mock(base_url=BASE) as mock:
-        mock.post("/json.fcgi").respond(200, json={"error_status": 1, "error": "Unauthorized"})
+    async with client(retry=RetryPolicy(attempts=1)) as mk, respx.mock(base_url=BASE) as mock:
+        mock.post(JSON_PATH).respond(200, json={"error_status": 1, "error": "Unauthorized"})
         with pytest.raises(AuthenticationError):  # not an ExceptionGroup
             async with mk.report.raw.bounce_pages(prefetch=prefetch) as pages:
                 async for _ in pages:

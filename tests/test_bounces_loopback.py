@@ -5,41 +5,25 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from typing import Any
 
 import anyio
-import httpx
 import pytest
 from _pool import checked_out
+from support.clients import new_emulator, pooled_once
 
-from mailkit_async import Mailkit, RetryPolicy
+from mailkit_async import Mailkit
+from mailkit_async._service import BOUNCES
 from mailkit_async.testing import EmulatorProcess, Fault, MailkitEmulator
 
 pytestmark = pytest.mark.anyio
 
-MD5 = "loopback-md5"
-BOUNCES = "mailkit.report.raw.bounces"
-
 
 @pytest.fixture
 def emulator() -> MailkitEmulator:
-    emu = MailkitEmulator(client_id=1, client_md5=MD5)
+    emu = new_emulator()
     emu.seed_bounces(2_000)
     emu.add_subscriber("someone@example.com", email_id=42)
     return emu
-
-
-@pytest.fixture
-def server(emulator: MailkitEmulator) -> Iterator[Any]:
-    with emulator.serve() as running:
-        yield running
-
-
-def single_connection_client(url: str, protocol: str = "json") -> Mailkit:
-    """One pooled connection and a short pool timeout: a leaked checkout makes the next call fail."""
-    http = httpx.AsyncClient(limits=httpx.Limits(max_connections=1), timeout=httpx.Timeout(10.0, pool=1.0))
-    return Mailkit(1, MD5, base_url=url, protocol=protocol, http_client=http, retry=RetryPolicy(attempts=1))  # type: ignore[arg-type]
 
 
 async def next_call_works(mk: Mailkit) -> None:
@@ -49,8 +33,8 @@ async def next_call_works(mk: Mailkit) -> None:
 
 
 @pytest.mark.parametrize("protocol", ["json", "xmlrpc"])
-async def test_break_releases_the_connection(anyio_backend: str, server: Any, protocol: str) -> None:
-    mk = single_connection_client(server.url, protocol)
+async def test_break_releases_the_connection(anyio_backend: str, url: str, protocol: str) -> None:
+    mk = pooled_once(url, protocol)
     async with mk, mk._transport.http:
         seen = 0
         async for _ in mk.report.raw.bounces(page_size=500):
@@ -60,8 +44,8 @@ async def test_break_releases_the_connection(anyio_backend: str, server: Any, pr
         await next_call_works(mk)
 
 
-async def test_aclose_of_the_generator_releases_the_connection(anyio_backend: str, server: Any) -> None:
-    mk = single_connection_client(server.url)
+async def test_aclose_of_the_generator_releases_the_connection(anyio_backend: str, url: str) -> None:
+    mk = pooled_once(url)
     async with mk, mk._transport.http:
         stream = mk.report.raw.bounces(page_size=500)
         await stream.__anext__()
@@ -69,8 +53,8 @@ async def test_aclose_of_the_generator_releases_the_connection(anyio_backend: st
         await next_call_works(mk)
 
 
-async def test_consumer_exception_releases_the_connection(anyio_backend: str, server: Any) -> None:
-    mk = single_connection_client(server.url)
+async def test_consumer_exception_releases_the_connection(anyio_backend: str, url: str) -> None:
+    mk = pooled_once(url)
     async with mk, mk._transport.http:
         with pytest.raises(ZeroDivisionError):
             async with mk.report.raw.bounce_pages(page_size=500, prefetch=1) as pages:
@@ -81,9 +65,9 @@ async def test_consumer_exception_releases_the_connection(anyio_backend: str, se
 
 @pytest.mark.parametrize("prefetch", [0, 1])
 async def test_cancellation_during_a_slow_page_returns_at_once(
-    anyio_backend: str, emulator: MailkitEmulator, server: Any, prefetch: int
+    anyio_backend: str, emulator: MailkitEmulator, url: str, prefetch: int
 ) -> None:
-    mk = single_connection_client(server.url)
+    mk = pooled_once(url)
     async with mk, mk._transport.http:
         emulator.faults.add(Fault.delay(30), function=BOUNCES)
         started = time.monotonic()
@@ -99,9 +83,9 @@ async def test_cancellation_during_a_slow_page_returns_at_once(
 
 
 async def test_break_with_prefetch_in_flight_releases_the_connection(
-    anyio_backend: str, emulator: MailkitEmulator, server: Any
+    anyio_backend: str, emulator: MailkitEmulator, url: str
 ) -> None:
-    mk = single_connection_client(server.url)
+    mk = pooled_once(url)
     async with mk, mk._transport.http:
         async with mk.report.raw.bounce_pages(page_size=500, prefetch=1) as pages:
             async for _ in pages:

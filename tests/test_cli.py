@@ -16,25 +16,25 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.clients import CLIENT_ID, MD5, new_emulator
+from support.emulators import BreaksAfterPages
 
+from mailkit_async._service import BOUNCES
 from mailkit_async.cli import main
 from mailkit_async.cli._main import EXIT
 from mailkit_async.testing import Fault, MailkitEmulator
 
-MD5 = "cli-secret-md5"
-BOUNCES = "mailkit.report.raw.bounces"
-
 
 @pytest.fixture
-def emulator() -> MailkitEmulator:
-    emu = MailkitEmulator(client_id=7, client_md5=MD5)
+def emulator() -> BreaksAfterPages:
+    emu = new_emulator(BreaksAfterPages)
     emu.seed_bounces(60_000, gap_every=7, message_ids=[11, 12], send_ids=[21, 22])
     return emu
 
 
 @pytest.fixture
 def server(emulator: MailkitEmulator, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    monkeypatch.setenv("MAILKIT_CLIENT_ID", "7")
+    monkeypatch.setenv("MAILKIT_CLIENT_ID", str(CLIENT_ID))
     monkeypatch.setenv("MAILKIT_CLIENT_MD5", MD5)
     with emulator.serve() as running:
         yield running
@@ -81,7 +81,7 @@ def test_export_fields_and_filters(server: Any, emulator: MailkitEmulator, tmp_p
 @pytest.mark.parametrize("protocol", ["json", "xmlrpc"])
 def test_interrupted_export_resumes_without_loss_or_duplicates(
     server: Any,
-    emulator: MailkitEmulator,
+    emulator: BreaksAfterPages,
     tmp_path: Path,
     fmt: str,
     protocol: str,
@@ -96,17 +96,7 @@ def test_interrupted_export_resumes_without_loss_or_duplicates(
             b"Service temporarily unavailable</string></value></param></params></methodResponse>"
         )
     emulator.page_cap = 10_000
-    counter = {"n": 0}
-    original = emulator.faults.draw
-
-    def third_page_refused(function: str | None, proto: str | None) -> Fault | None:
-        if function == BOUNCES:
-            counter["n"] += 1
-            if counter["n"] == 3:
-                return Fault.body(refusal)
-        return original(function, proto)
-
-    emulator.faults.draw = third_page_refused  # type: ignore[method-assign]
+    emulator.break_after(2, Fault.body(refusal))  # the third page is refused
     assert export(server, fmt, out, "--protocol", protocol) == EXIT["api"]
     err = capsys.readouterr().err
     assert "20,000 records written" in err and "temporarily unavailable" in err
@@ -174,7 +164,7 @@ def test_missing_credentials(
 def test_unreachable_service(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("MAILKIT_CLIENT_ID", "7")
+    monkeypatch.setenv("MAILKIT_CLIENT_ID", str(CLIENT_ID))
     monkeypatch.setenv("MAILKIT_CLIENT_MD5", MD5)
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))

@@ -11,25 +11,21 @@ import httpx
 import pytest
 import respx
 from _docs import RAW_BOUNCES_JSON, RAW_BOUNCES_XML, RAW_BOUNCES_XML_FIRST
-from _helpers import (
+from support.calls import CALLS, drain_bounces
+from support.clients import (
     BASE,
-    BOUNCES,
-    CALLS,
     CLIENT_ID,
     CONTENT_TYPES,
     MD5,
     PATHS,
+    answered,
     client,
-    collect_bounces,
-    json_params,
     mock,
+    refused,
     reply,
     route,
-    typed,
-    xml_fault,
-    xml_string,
-    xmlrpc_params,
 )
+from support.wire import json_params, typed, xml_fault, xml_string, xmlrpc_params
 
 from mailkit_async import (
     APIError,
@@ -41,6 +37,7 @@ from mailkit_async import (
     ResponseDecodeError,
     RetryPolicy,
 )
+from mailkit_async._service import BOUNCES, JSON_PATH, UNSUBSCRIBE
 
 pytestmark = pytest.mark.anyio
 
@@ -74,10 +71,7 @@ async def test_explicit_credentials_win_over_the_environment(
 ) -> None:
     monkeypatch.setenv("MAILKIT_CLIENT_ID", "999")
     monkeypatch.setenv("MAILKIT_CLIENT_MD5", "from-env")
-    with mock() as router:
-        r = route(router, "json").mock(return_value=ok_answer("json"))
-        async with client("json") as mk:
-            await mk.email.unsubscribe(5)
+    _, r = await answered("json", ok_answer("json"), lambda mk: mk.email.unsubscribe(5))
     body = json.loads(r.calls.last.request.content)
     assert (body["id"], body["md5"]) == (CLIENT_ID, MD5)
 
@@ -95,12 +89,12 @@ async def test_explicit_credentials_win_over_the_environment(
     ],
 )
 def test_missing_credentials_fail_at_construction(
-    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], kwargs: dict[str, Any], needle: str
+    credentials_env: Callable[[dict[str, str]], None],
+    env: dict[str, str],
+    kwargs: dict[str, Any],
+    needle: str,
 ) -> None:
-    monkeypatch.delenv("MAILKIT_CLIENT_ID", raising=False)
-    monkeypatch.delenv("MAILKIT_CLIENT_MD5", raising=False)
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
+    credentials_env(env)
     with pytest.raises(MailkitError) as info:
         Mailkit(**kwargs)
     assert needle in str(info.value)
@@ -163,7 +157,7 @@ async def test_posts_to_the_protocol_path_with_its_content_type(anyio_backend: s
     assert request.headers["User-Agent"].startswith("mailkit-async/")
     if protocol == "xmlrpc":
         params, method = xmlrpc.client.loads(request.content)
-        assert method == "mailkit.email.unsubscribe"
+        assert method == UNSUBSCRIBE
         assert params[:2] == (CLIENT_ID, MD5)
 
 
@@ -187,7 +181,7 @@ async def test_base_url_replaces_the_host_and_the_path_is_appended(
 
 async def test_plain_http_base_url_with_a_port(anyio_backend: str) -> None:
     with respx.mock(assert_all_called=False) as router:
-        r = router.post("http://localhost:8080/json.fcgi").mock(return_value=ok_answer("json"))
+        r = router.post(f"http://localhost:8080{JSON_PATH}").mock(return_value=ok_answer("json"))
         async with client("json", base_url="http://localhost:8080") as mk:
             await mk.email.unsubscribe(5)
     assert r.call_count == 1
@@ -273,45 +267,33 @@ JSON_AUTH = [
 async def test_json_auth_failure_with_http_200(
     anyio_backend: str, call: str, answer: dict[str, Any], text: str
 ) -> None:
-    function, invoke = CALLS[call]
-    with mock() as router:
-        r = route(router, "json").mock(return_value=reply(answer))
-        async with client("json") as mk:
-            with pytest.raises(AuthenticationError) as info:
-                await invoke(mk)
-    assert isinstance(info.value, APIError)
-    assert info.value.message == text
-    assert info.value.function == function
+    function, invoke, _ = CALLS[call]
+    error, r = await refused(AuthenticationError, "json", answer, invoke)
+    assert isinstance(error, APIError)
+    assert error.message == text
+    assert error.function == function
     assert r.call_count == 1  # a refusal is never retried
 
 
 @pytest.mark.parametrize("text", ["Unauthorized", "Disallowed IP 1.2.3.4"])
 @pytest.mark.parametrize("call", CALL_NAMES)
 async def test_xmlrpc_auth_failure_is_a_plain_string(anyio_backend: str, call: str, text: str) -> None:
-    function, invoke = CALLS[call]
-    with mock() as router:
-        r = route(router, "xmlrpc").mock(return_value=reply(xml_string(text)))
-        async with client("xmlrpc") as mk:
-            with pytest.raises(AuthenticationError) as info:
-                await invoke(mk)
-    assert isinstance(info.value, APIError)
-    assert info.value.message == text
-    assert info.value.function == function
+    function, invoke, _ = CALLS[call]
+    error, r = await refused(AuthenticationError, "xmlrpc", xml_string(text), invoke)
+    assert isinstance(error, APIError)
+    assert error.message == text
+    assert error.function == function
     assert r.call_count == 1
 
 
 @pytest.mark.parametrize("call", CALL_NAMES)
 async def test_xmlrpc_fault_is_an_api_error(anyio_backend: str, call: str) -> None:
-    function, invoke = CALLS[call]
-    with mock() as router:
-        r = route(router, "xmlrpc").mock(return_value=reply(xml_fault(42, "Internal processing failure")))
-        async with client("xmlrpc") as mk:
-            with pytest.raises(APIError) as info:
-                await invoke(mk)
-    assert not isinstance(info.value, AuthenticationError)
-    assert info.value.message == "Internal processing failure"
-    assert info.value.code == 42
-    assert info.value.function == function
+    function, invoke, _ = CALLS[call]
+    error, r = await refused(APIError, "xmlrpc", xml_fault(42, "Internal processing failure"), invoke)
+    assert not isinstance(error, AuthenticationError)
+    assert error.message == "Internal processing failure"
+    assert error.code == 42
+    assert error.function == function
     assert r.call_count == 1
 
 
@@ -346,42 +328,30 @@ DECODE_FAILURES = [
 async def test_undecodable_body_is_a_decode_error_with_an_excerpt(
     anyio_backend: str, call: str, protocol: str, body: bytes
 ) -> None:
-    function, invoke = CALLS[call]
-    with mock() as router:
-        r = route(router, protocol).mock(return_value=reply(body))
-        async with client(protocol) as mk:
-            with pytest.raises(ResponseDecodeError) as info:
-                await invoke(mk)
-    assert info.value.function == function
+    function, invoke, _ = CALLS[call]
+    error, r = await refused(ResponseDecodeError, protocol, body, invoke)
+    assert error.function == function
     start = body[:30].decode()
-    assert info.value.excerpt.startswith(start)
-    assert len(info.value.excerpt) <= 200
-    assert repr(start)[1:-1][:20] in str(info.value)
+    assert error.excerpt.startswith(start)
+    assert len(error.excerpt) <= 200
+    assert repr(start)[1:-1][:20] in str(error)
     assert r.call_count == 1  # a bad body is not a transient fault
 
 
 async def test_excerpt_is_short_for_a_large_body(anyio_backend: str) -> None:
     body = b"<html>" + b"x" * 100_000
-    with mock() as router:
-        route(router, "json").mock(return_value=reply(body))
-        async with client("json") as mk:
-            with pytest.raises(ResponseDecodeError) as info:
-                await mk.email.unsubscribe(5)
-    assert info.value.excerpt.startswith("<html>xxx")
-    assert len(info.value.excerpt) <= 200
-    assert len(str(info.value)) < 1000
+    error, _ = await refused(ResponseDecodeError, "json", body, lambda mk: mk.email.unsubscribe(5))
+    assert error.excerpt.startswith("<html>xxx")
+    assert len(error.excerpt) <= 200
+    assert len(str(error)) < 1000
 
 
 @pytest.mark.parametrize("call", CALL_NAMES)
 async def test_unexpected_4xx_is_a_refusal_not_retried(anyio_backend: str, call: str) -> None:
-    function, invoke = CALLS[call]
-    with mock() as router:
-        r = route(router, "json").mock(return_value=httpx.Response(404, text="not here"))
-        async with client("json") as mk:
-            with pytest.raises(APIError) as info:
-                await invoke(mk)
-    assert info.value.code == 404
-    assert info.value.function == function
+    function, invoke, _ = CALLS[call]
+    error, r = await refused(APIError, "json", httpx.Response(404, text="not here"), invoke)
+    assert error.code == 404
+    assert error.function == function
     assert r.call_count == 1
 
 
@@ -418,11 +388,11 @@ async def test_bounces_json_request_and_documented_answer(
     with mock() as router:
         r = route(router, "json").mock(side_effect=pages(RAW_BOUNCES_JSON, []))
         async with client("json") as mk:
-            got = await collect_bounces(mk, **{**kwargs, "after_id": 0})
+            got = await drain_bounces(mk, **{**kwargs, "after_id": 0})
             assert r.call_count == 2
             r.reset()
             r.mock(side_effect=pages([]))
-            await collect_bounces(mk, **kwargs)
+            await drain_bounces(mk, **kwargs)
     assert typed(json_params(r.calls[0].request, BOUNCES)) == typed(first)
     assert got == [
         Bounce(
@@ -443,10 +413,7 @@ async def test_bounces_json_request_and_documented_answer(
 
 
 async def test_bounces_json_second_page_continues_from_the_last_id(anyio_backend: str) -> None:
-    with mock() as router:
-        r = route(router, "json").mock(side_effect=pages(RAW_BOUNCES_JSON, []))
-        async with client("json") as mk:
-            await collect_bounces(mk, message_id=12345)
+    _, r = await answered("json", pages(RAW_BOUNCES_JSON, []), lambda mk: drain_bounces(mk, message_id=12345))
     second = json_params(r.calls[1].request, BOUNCES)
     assert typed(second) == typed({"ID_message": 12345, "ID_undelivered_log": 2, "limit": 25000})
 
@@ -467,10 +434,10 @@ async def test_bounces_xmlrpc_request_order_and_documented_answer(
     with mock() as router:
         r = route(router, "xmlrpc").mock(side_effect=pages(RAW_BOUNCES_XML, BOUNCES_XML_EMPTY))
         async with client("xmlrpc") as mk:
-            got = await collect_bounces(mk, **{**kwargs, "after_id": 0})
+            got = await drain_bounces(mk, **{**kwargs, "after_id": 0})
             r.reset()
             r.mock(side_effect=pages(BOUNCES_XML_EMPTY))
-            await collect_bounces(mk, **kwargs)
+            await drain_bounces(mk, **kwargs)
     assert typed(xmlrpc_params(r.calls[0].request, BOUNCES)) == typed(first)
     assert [b.undelivered_log_id for b in got] == [1, 2]
     assert got[0] == RAW_BOUNCES_XML_FIRST

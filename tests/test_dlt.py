@@ -10,7 +10,7 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -19,16 +19,16 @@ import dlt
 import duckdb
 import msgspec
 import pytest
-from _stamps import RecordingLimit, StampedEmulator, check_window
 from dlt.pipeline.exceptions import PipelineStepFailed
+from support.clients import CLIENT_ID, MD5, PROTOCOLS, new_emulator
+from support.emulators import BreaksAfterPages
+from support.stamps import RecordingLimit, StampedEmulator, check_window
 
 from mailkit_async import Bounce, InvalidParameterError, Mailkit, MailkitError, RateLimitError
+from mailkit_async._service import BOUNCES
 from mailkit_async.dlt import COLUMNS, bounce_resource, mailkit_source
-from mailkit_async.testing import Call, Exchange, Fault, MailkitEmulator
+from mailkit_async.testing import Call, Fault, MailkitEmulator
 
-MD5 = "dlt-md5"
-BOUNCES = "mailkit.report.raw.bounces"
-PROTOCOLS = ["json", "xmlrpc"]
 TYPED = list(COLUMNS)
 
 
@@ -73,7 +73,7 @@ def decoded(url: str, protocol: str, **filters: Any) -> list[dict[str, Any]]:
     """What the plain client reads from the same service: the oracle for the table's contents."""
 
     async def read() -> list[dict[str, Any]]:
-        async with Mailkit(1, MD5, base_url=url, protocol=protocol) as mk:  # type: ignore[arg-type]
+        async with Mailkit(CLIENT_ID, MD5, base_url=url, protocol=protocol) as mk:  # type: ignore[arg-type]
             return [msgspec.structs.asdict(b) async for b in mk.report.raw.bounces(**filters)]
 
     return anyio.run(read)
@@ -85,22 +85,16 @@ def bounce_requests(emulator: MailkitEmulator) -> list[dict[str, object]]:
 
 @pytest.fixture
 def emulator() -> MailkitEmulator:
-    emu = MailkitEmulator(client_id=1, client_md5=MD5, page_cap=700)
+    emu = new_emulator(page_cap=700)
     emu.seed_bounces(2_000, message_ids=(11, 22, 33), gap_every=97, extra_fields=True)
     return emu
-
-
-@pytest.fixture
-def url(emulator: MailkitEmulator) -> Iterator[str]:
-    with emulator.serve() as server:
-        yield server.url
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 def test_a_second_run_on_a_fresh_machine_loads_only_what_is_new(
     tmp_path: Path, emulator: MailkitEmulator, url: str, protocol: str
 ) -> None:
-    assert run(pipeline(tmp_path), mailkit_source(1, MD5, base_url=url, protocol=protocol)) == 2_000
+    assert run(pipeline(tmp_path), mailkit_source(CLIENT_ID, MD5, base_url=url, protocol=protocol)) == 2_000
     first = decoded(url, protocol)
     rows = table(tmp_path, ", ".join(TYPED))
     # Every typed field, with its type, exactly as the client decodes it; pages of 700 records.
@@ -112,7 +106,10 @@ def test_a_second_run_on_a_fresh_machine_loads_only_what_is_new(
     emulator.reset_requests()
     # A new pipelines directory: the cursor comes back from the state dlt keeps in the database.
     assert (
-        run(pipeline(tmp_path, "second-machine"), mailkit_source(1, MD5, base_url=url, protocol=protocol))
+        run(
+            pipeline(tmp_path, "second-machine"),
+            mailkit_source(CLIENT_ID, MD5, base_url=url, protocol=protocol),
+        )
         == 300
     )
     assert bounce_requests(emulator)[0]["ID_undelivered_log"] == last_id
@@ -123,28 +120,14 @@ def test_a_second_run_on_a_fresh_machine_loads_only_what_is_new(
     ]
 
 
-class FailingMidStream(MailkitEmulator):
-    """Serves `good` bounce pages, then fails every one after (past any retry) until told to heal."""
-
-    def __init__(self, *args: Any, good: int, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._good = good
-
-    def receive(
-        self, method: str, path: str, headers: Any, body: bytes, *, peer: str = "127.0.0.1"
-    ) -> Exchange:
-        if self.requests[BOUNCES] == self._good:
-            # Retry-After: 0 keeps the retries (all of them refused) quick.
-            self.faults.add(Fault.status(503, retry_after=0), function=BOUNCES, times=None)
-        return super().receive(method, path, headers, body, peer=peer)
-
-
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 def test_an_interrupted_run_resumes_without_loss_or_duplicates(tmp_path: Path, protocol: str) -> None:
-    emu = FailingMidStream(client_id=1, client_md5=MD5, page_cap=400, good=2)
+    emu = new_emulator(BreaksAfterPages, page_cap=400)
+    # Two pages, then every page refused, past any retry (Retry-After: 0 keeps the retries quick).
+    emu.break_after(2, Fault.status(503, retry_after=0), times=None)
     emu.seed_bounces(2_000, gap_every=13)
     with emu.serve() as server:
-        source = mailkit_source(1, MD5, base_url=server.url, protocol=protocol)
+        source = mailkit_source(CLIENT_ID, MD5, base_url=server.url, protocol=protocol)
         with pytest.raises(PipelineStepFailed) as failed:
             run(pipeline(tmp_path), source)
         chain: list[BaseException] = []
@@ -156,8 +139,7 @@ def test_an_interrupted_run_resumes_without_loss_or_duplicates(tmp_path: Path, p
         assert emu.requests[BOUNCES] == 2 + 4  # two pages, then the first failing page sent 4 times
 
         emu.faults.clear()
-        emu._good = -1
-        run(pipeline(tmp_path), mailkit_source(1, MD5, base_url=server.url, protocol=protocol))
+        run(pipeline(tmp_path), mailkit_source(CLIENT_ID, MD5, base_url=server.url, protocol=protocol))
     ids = [row[0] for row in table(tmp_path, "undelivered_log_id")]
     assert ids == list(emu.bounce_ids())  # every record, once, in order
 
@@ -208,7 +190,7 @@ def test_a_field_that_appears_mid_stream_becomes_a_column(tmp_path: Path) -> Non
 def test_every_field_the_client_reads_from_the_wire_reaches_the_table(tmp_path: Path, protocol: str) -> None:
     # Later pages carry a field no documentation names. Whatever the client keeps of each record
     # (typed fields and `extra`) must land in the table under the field's own name.
-    emu = MailkitEmulator(client_id=1, client_md5=MD5)
+    emu = new_emulator()
     records = [
         {"ID_UNDELIVERED_LOG": str(i), "EMAIL": f"r{i}@example.com", "ID_MESSAGE": "7", "STATUS": "5.1.1"}
         | ({"DELIVERY_TIME": f"2026-01-0{i - 5} 10:00:00"} if i > 5 else {})
@@ -221,7 +203,10 @@ def test_every_field_the_client_reads_from_the_wire_reaches_the_table(tmp_path: 
 
     emu.register_function(BOUNCES, bounces)
     with emu.serve() as server:
-        assert run(pipeline(tmp_path), mailkit_source(1, MD5, base_url=server.url, protocol=protocol)) == 8
+        assert (
+            run(pipeline(tmp_path), mailkit_source(CLIENT_ID, MD5, base_url=server.url, protocol=protocol))
+            == 8
+        )
         expected = decoded(server.url, protocol)
     columns = column_names(tmp_path)
     extra_keys = sorted({key for record in expected for key in record["extra"]})
@@ -236,12 +221,12 @@ def test_every_field_the_client_reads_from_the_wire_reaches_the_table(tmp_path: 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 def test_one_resource_per_campaign_in_parallel_under_one_rate_limit(tmp_path: Path, protocol: str) -> None:
-    emu = StampedEmulator(client_id=1, client_md5=MD5, page_cap=150)
+    emu = new_emulator(StampedEmulator, page_cap=150)
     emu.seed_bounces(1_800, message_ids=(11, 22, 33), send_ids=(5,))
     limit = RecordingLimit(6, per=0.5)
     with emu.serve() as server:
         source = mailkit_source(
-            1, MD5, base_url=server.url, protocol=protocol, rate_limit=limit, message_ids=[11, 22]
+            CLIENT_ID, MD5, base_url=server.url, protocol=protocol, rate_limit=limit, message_ids=[11, 22]
         )
         assert sorted(source.resources) == ["raw_bounces_11", "raw_bounces_22"]
         assert run(pipeline(tmp_path), source) == 1_200
@@ -258,7 +243,7 @@ def test_one_resource_per_campaign_in_parallel_under_one_rate_limit(tmp_path: Pa
         }
         emu.seed_bounces(30, message_ids=(11, 22, 33), send_ids=(5,), append=True)
         again = mailkit_source(
-            1, MD5, base_url=server.url, protocol=protocol, rate_limit=limit, message_ids=[11, 22]
+            CLIENT_ID, MD5, base_url=server.url, protocol=protocol, rate_limit=limit, message_ids=[11, 22]
         )
         assert run(pipeline(tmp_path), again) == 20
     ids = [row[0] for row in table(tmp_path, "undelivered_log_id")]
@@ -270,7 +255,7 @@ def test_message_id_and_send_id_are_passed_through(
     tmp_path: Path, emulator: MailkitEmulator, url: str
 ) -> None:
     emulator.seed_bounces(600, message_ids=(11, 22), send_ids=(1, 2, 3), append=True)
-    run(pipeline(tmp_path), mailkit_source(1, MD5, base_url=url, message_id=22, send_id=2))
+    run(pipeline(tmp_path), mailkit_source(CLIENT_ID, MD5, base_url=url, message_id=22, send_id=2))
     ids = [row[0] for row in table(tmp_path, "undelivered_log_id")]
     assert ids and ids == list(emulator.bounce_ids(message_id=22, send_id=2))
     assert {(r["ID_message"], r["ID_send"]) for r in bounce_requests(emulator)} == {(22, 2)}
@@ -293,7 +278,7 @@ def test_message_id_and_send_id_are_passed_through(
 )
 def test_bad_arguments_are_refused_before_anything_is_sent(kwargs: dict[str, Any]) -> None:
     with pytest.raises(InvalidParameterError):
-        mailkit_source(1, MD5, **kwargs)
+        mailkit_source(CLIENT_ID, MD5, **kwargs)
 
 
 def test_building_the_source_opens_no_http_client(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -308,9 +293,9 @@ def test_building_the_source_opens_no_http_client(monkeypatch: pytest.MonkeyPatc
         original(self, *args, **kwargs)
 
     monkeypatch.setattr(httpx.AsyncClient, "__init__", counting)
-    mailkit_source(1, MD5, base_url="http://127.0.0.1:9", message_ids=[1, 2])
+    mailkit_source(CLIENT_ID, MD5, base_url="http://127.0.0.1:9", message_ids=[1, 2])
     with pytest.raises(InvalidParameterError):
-        mailkit_source(1, MD5, protocol="soap")  # type: ignore[arg-type]
+        mailkit_source(CLIENT_ID, MD5, protocol="soap")  # type: ignore[arg-type]
     assert built == []
 
 
@@ -322,7 +307,7 @@ def test_missing_credentials_are_refused_at_once() -> None:
 def test_credentials_come_from_the_environment(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, emulator: MailkitEmulator, url: str
 ) -> None:
-    monkeypatch.setenv("MAILKIT_CLIENT_ID", "1")
+    monkeypatch.setenv("MAILKIT_CLIENT_ID", str(CLIENT_ID))
     monkeypatch.setenv("MAILKIT_CLIENT_MD5", MD5)
     assert run(pipeline(tmp_path), mailkit_source(base_url=url)) == 2_000
 

@@ -15,18 +15,8 @@ from _docs import (
     UNSUBSCRIBE_OK_JSON,
     UNSUBSCRIBE_OK_XML,
 )
-from _helpers import (
-    REVALIDATE,
-    UNSUBSCRIBE,
-    client,
-    json_params,
-    mock,
-    reply,
-    route,
-    typed,
-    xml_string,
-    xmlrpc_params,
-)
+from support.clients import answered, client, json_refusal, mock, refused
+from support.wire import json_params, typed, xml_string, xmlrpc_params
 
 from mailkit_async import (
     APIError,
@@ -37,6 +27,7 @@ from mailkit_async import (
     Revalidation,
     Unsubscription,
 )
+from mailkit_async._service import REVALIDATE, UNSUBSCRIBE
 
 pytestmark = pytest.mark.anyio
 
@@ -75,10 +66,7 @@ REVALIDATE_JSON_DONE = {**REVALIDATE_OK_JSON, "error": "Email has been revalidat
 async def test_revalidate_json_request(
     anyio_backend: str, email: object, kwargs: dict[str, Any], expected: dict[str, Any]
 ) -> None:
-    with mock() as router:
-        r = route(router, "json").mock(return_value=reply(REVALIDATE_OK_JSON))
-        async with client("json") as mk:
-            await mk.email.revalidate(email, **kwargs)  # type: ignore[arg-type]
+    _, r = await answered("json", REVALIDATE_OK_JSON, lambda mk: mk.email.revalidate(email, **kwargs))  # type: ignore[arg-type]
     assert r.call_count == 1
     assert typed(json_params(r.calls.last.request, REVALIDATE)) == typed(expected)
 
@@ -99,53 +87,47 @@ async def test_revalidate_json_request(
 async def test_revalidate_xmlrpc_request_order(
     anyio_backend: str, email: object, kwargs: dict[str, Any], expected: tuple[Any, ...]
 ) -> None:
-    with mock() as router:
-        r = route(router, "xmlrpc").mock(return_value=reply(REVALIDATE_OK_XML))
-        async with client("xmlrpc") as mk:
-            await mk.email.revalidate(email, **kwargs)  # type: ignore[arg-type]
+    _, r = await answered("xmlrpc", REVALIDATE_OK_XML, lambda mk: mk.email.revalidate(email, **kwargs))  # type: ignore[arg-type]
     assert typed(xmlrpc_params(r.calls.last.request, REVALIDATE)) == typed(expected)
 
 
 async def test_revalidate_json_sent_subscribe_email(anyio_backend: str) -> None:
-    with mock() as router:
-        route(router, "json").mock(return_value=reply(REVALIDATE_OK_JSON))
-        async with client("json") as mk:
-            result = await mk.email.revalidate("email@example.com", agreement=False)
+    result, _ = await answered(
+        "json", REVALIDATE_OK_JSON, lambda mk: mk.email.revalidate("email@example.com", agreement=False)
+    )
     assert result == Revalidation(email="email@example.com", email_id=123456789, revalidated=False)
     assert type(result.email_id) is int
 
 
 async def test_revalidate_json_email_has_been_revalidated(anyio_backend: str) -> None:
-    with mock() as router:
-        route(router, "json").mock(return_value=reply({**REVALIDATE_JSON_DONE, "unknown": [1]}))
-        async with client("json") as mk:
-            result = await mk.email.revalidate(123456789, agreement=True)
+    result, _ = await answered(
+        "json",
+        {**REVALIDATE_JSON_DONE, "unknown": [1]},
+        lambda mk: mk.email.revalidate(123456789, agreement=True),
+    )
     assert result == Revalidation(email="email@example.com", email_id=123456789, revalidated=True)
 
 
 @pytest.mark.parametrize("agreement", [True, False])
 async def test_revalidate_json_not_unsubscribed_with_status_zero(anyio_backend: str, agreement: bool) -> None:
-    with mock() as router:
-        r = route(router, "json").mock(return_value=reply(REVALIDATE_FAILED_JSON))
-        async with client("json") as mk:
-            with pytest.raises(NotUnsubscribedError) as info:
-                await mk.email.revalidate("sample@samplemail.com", agreement=agreement)
-    assert isinstance(info.value, APIError)
-    assert info.value.message == "Email is not unsubscribed"
-    assert info.value.function == REVALIDATE
+    error, r = await refused(
+        NotUnsubscribedError,
+        "json",
+        REVALIDATE_FAILED_JSON,
+        lambda mk: mk.email.revalidate("sample@samplemail.com", agreement=agreement),
+    )
+    assert isinstance(error, APIError)
+    assert error.message == "Email is not unsubscribed"
+    assert error.function == REVALIDATE
     assert r.call_count == 1
 
 
 @pytest.mark.parametrize("status", [1, "1"], ids=["int", "str"])
 async def test_revalidate_json_refusal(anyio_backend: str, status: object) -> None:
-    with mock() as router:
-        route(router, "json").mock(return_value=reply({"error_status": status, "error": "Invalid ID_email"}))
-        async with client("json") as mk:
-            with pytest.raises(APIError) as info:
-                await mk.email.revalidate(5, agreement=True)
-    assert type(info.value) is APIError
-    assert info.value.message == "Invalid ID_email"
-    assert info.value.function == REVALIDATE
+    error = await json_refusal(status, "Invalid ID_email", lambda mk: mk.email.revalidate(5, agreement=True))
+    assert type(error) is APIError
+    assert error.message == "Invalid ID_email"
+    assert error.function == REVALIDATE
 
 
 @pytest.mark.parametrize("agreement", [True, False])
@@ -153,10 +135,9 @@ async def test_revalidate_json_refusal(anyio_backend: str, status: object) -> No
 async def test_revalidate_xmlrpc_address_answer_follows_agreement(
     anyio_backend: str, agreement: bool, email: object
 ) -> None:
-    with mock() as router:
-        route(router, "xmlrpc").mock(return_value=reply(REVALIDATE_OK_XML))
-        async with client("xmlrpc") as mk:
-            result = await mk.email.revalidate(email, agreement=agreement)  # type: ignore[arg-type]
+    result, _ = await answered(
+        "xmlrpc", REVALIDATE_OK_XML, lambda mk: mk.email.revalidate(email, agreement=agreement)
+    )  # type: ignore[arg-type]
     assert result == Revalidation(
         email="example@example.cz",
         email_id=email if isinstance(email, int) else None,
@@ -165,23 +146,22 @@ async def test_revalidate_xmlrpc_address_answer_follows_agreement(
 
 
 async def test_revalidate_xmlrpc_not_unsubscribed(anyio_backend: str) -> None:
-    with mock() as router:
-        route(router, "xmlrpc").mock(return_value=reply(REVALIDATE_FAILED_XML))
-        async with client("xmlrpc") as mk:
-            with pytest.raises(NotUnsubscribedError) as info:
-                await mk.email.revalidate("example@example.cz", agreement=True)
-    assert info.value.message == "example@example.cz is not unsubscribed"
-    assert info.value.function == REVALIDATE
+    error, _ = await refused(
+        NotUnsubscribedError,
+        "xmlrpc",
+        REVALIDATE_FAILED_XML,
+        lambda mk: mk.email.revalidate("example@example.cz", agreement=True),
+    )
+    assert error.message == "example@example.cz is not unsubscribed"
+    assert error.function == REVALIDATE
 
 
 async def test_revalidate_xmlrpc_other_text_is_a_refusal(anyio_backend: str) -> None:
-    with mock() as router:
-        route(router, "xmlrpc").mock(return_value=reply(xml_string("Invalid ID_email")))
-        async with client("xmlrpc") as mk:
-            with pytest.raises(APIError) as info:
-                await mk.email.revalidate(5, agreement=True)
-    assert type(info.value) is APIError
-    assert info.value.message == "Invalid ID_email"
+    error, _ = await refused(
+        APIError, "xmlrpc", xml_string("Invalid ID_email"), lambda mk: mk.email.revalidate(5, agreement=True)
+    )
+    assert type(error) is APIError
+    assert error.message == "Invalid ID_email"
 
 
 REVALIDATE_INVALID: list[Any] = [
@@ -213,12 +193,11 @@ REVALIDATE_INVALID: list[Any] = [
 async def test_revalidate_invalid_arguments_fail_before_any_request(
     anyio_backend: str, protocol: str, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> None:
-    with mock() as router:
-        async with client(protocol) as mk:
-            with pytest.raises(InvalidParameterError) as info:
-                await mk.email.revalidate(*args, **kwargs)
-    assert isinstance(info.value, ValueError)
-    assert isinstance(info.value, MailkitError)
+    error, router = await refused(
+        InvalidParameterError, protocol, None, lambda mk: mk.email.revalidate(*args, **kwargs)
+    )
+    assert isinstance(error, ValueError)
+    assert isinstance(error, MailkitError)
     assert router.calls.call_count == 0
 
 
@@ -232,10 +211,11 @@ async def test_revalidate_template_id_is_json_only(anyio_backend: str) -> None:
 
 @pytest.mark.parametrize("language", ["cs", "en", "de", "ru", "pl", "sk", "hu"])
 async def test_revalidate_every_documented_language(anyio_backend: str, language: str) -> None:
-    with mock() as router:
-        r = route(router, "json").mock(return_value=reply(REVALIDATE_OK_JSON))
-        async with client("json") as mk:
-            await mk.email.revalidate("a@example.com", agreement=False, language=language)
+    _, r = await answered(
+        "json",
+        REVALIDATE_OK_JSON,
+        lambda mk: mk.email.revalidate("a@example.com", agreement=False, language=language),
+    )
     assert json_params(r.calls.last.request, REVALIDATE)["language"] == language
 
 
@@ -284,10 +264,7 @@ async def test_revalidate_every_documented_language(anyio_backend: str, language
 async def test_unsubscribe_json_request(
     anyio_backend: str, email: object, kwargs: dict[str, Any], expected: dict[str, Any]
 ) -> None:
-    with mock() as router:
-        r = route(router, "json").mock(return_value=reply(UNSUBSCRIBE_OK_JSON))
-        async with client("json") as mk:
-            await mk.email.unsubscribe(email, **kwargs)  # type: ignore[arg-type]
+    _, r = await answered("json", UNSUBSCRIBE_OK_JSON, lambda mk: mk.email.unsubscribe(email, **kwargs))  # type: ignore[arg-type]
     assert r.call_count == 1
     assert typed(json_params(r.calls.last.request, UNSUBSCRIBE)) == typed(expected)
 
@@ -312,10 +289,7 @@ async def test_unsubscribe_json_request(
 async def test_unsubscribe_xmlrpc_request_order(
     anyio_backend: str, email: object, kwargs: dict[str, Any], expected: tuple[Any, ...]
 ) -> None:
-    with mock() as router:
-        r = route(router, "xmlrpc").mock(return_value=reply(UNSUBSCRIBE_OK_XML))
-        async with client("xmlrpc") as mk:
-            await mk.email.unsubscribe(email, **kwargs)  # type: ignore[arg-type]
+    _, r = await answered("xmlrpc", UNSUBSCRIBE_OK_XML, lambda mk: mk.email.unsubscribe(email, **kwargs))  # type: ignore[arg-type]
     assert typed(xmlrpc_params(r.calls.last.request, UNSUBSCRIBE)) == typed(expected)
 
 
@@ -325,37 +299,29 @@ async def test_unsubscribe_xmlrpc_request_order(
 async def test_unsubscribe_json_documented_ok_with_string_numbers(
     anyio_backend: str, email: object, expected_email: str | None
 ) -> None:
-    with mock() as router:
-        route(router, "json").mock(return_value=reply(UNSUBSCRIBE_OK_JSON))
-        async with client("json") as mk:
-            result = await mk.email.unsubscribe(email)  # type: ignore[arg-type]
+    result, _ = await answered("json", UNSUBSCRIBE_OK_JSON, lambda mk: mk.email.unsubscribe(email))  # type: ignore[arg-type]
     assert result == Unsubscription(email_id=123456789, email=expected_email, already_unsubscribed=False)
     assert type(result.email_id) is int
 
 
 async def test_unsubscribe_json_status_2_is_already_unsubscribed(anyio_backend: str) -> None:
-    with mock() as router:
-        route(router, "json").mock(return_value=reply({**UNSUBSCRIBE_OK_JSON, "status": "2", "x": {}}))
-        async with client("json") as mk:
-            result = await mk.email.unsubscribe(123456789)
+    result, _ = await answered(
+        "json", {**UNSUBSCRIBE_OK_JSON, "status": "2", "x": {}}, lambda mk: mk.email.unsubscribe(123456789)
+    )
     assert result.already_unsubscribed is True
     assert result.email_id == 123456789
 
 
 async def test_unsubscribe_json_real_ints(anyio_backend: str) -> None:
-    with mock() as router:
-        route(router, "json").mock(return_value=reply({"error_status": 0, "ID_email": 42, "status": 1}))
-        async with client("json") as mk:
-            result = await mk.email.unsubscribe(42)
+    result, _ = await answered(
+        "json", {"error_status": 0, "ID_email": 42, "status": 1}, lambda mk: mk.email.unsubscribe(42)
+    )
     assert result == Unsubscription(email_id=42, email=None, already_unsubscribed=False)
 
 
 async def test_unsubscribe_json_unknown_address_comes_back_as_id_email(anyio_backend: str) -> None:
     answer = {"error_status": "0", "ID_email": "new@example.com", "status": "1"}
-    with mock() as router:
-        route(router, "json").mock(return_value=reply(answer))
-        async with client("json") as mk:
-            result = await mk.email.unsubscribe("new@example.com")
+    result, _ = await answered("json", answer, lambda mk: mk.email.unsubscribe("new@example.com"))
     assert result == Unsubscription(email_id=None, email="new@example.com", already_unsubscribed=False)
 
 
@@ -365,14 +331,10 @@ async def test_unsubscribe_json_unknown_address_comes_back_as_id_email(anyio_bac
     ids=["int", "str"],
 )
 async def test_unsubscribe_json_documented_failure(anyio_backend: str, answer: dict[str, Any]) -> None:
-    with mock() as router:
-        r = route(router, "json").mock(return_value=reply(answer))
-        async with client("json") as mk:
-            with pytest.raises(APIError) as info:
-                await mk.email.unsubscribe("email@example.eu")
-    assert type(info.value) is APIError
-    assert info.value.message == "Missing ID_email or email"
-    assert info.value.function == UNSUBSCRIBE
+    error, r = await refused(APIError, "json", answer, lambda mk: mk.email.unsubscribe("email@example.eu"))
+    assert type(error) is APIError
+    assert error.message == "Missing ID_email or email"
+    assert error.function == UNSUBSCRIBE
     assert r.call_count == 1
 
 
@@ -382,31 +344,25 @@ async def test_unsubscribe_json_documented_failure(anyio_backend: str, answer: d
 async def test_unsubscribe_xmlrpc_documented_id_answer(
     anyio_backend: str, email: object, expected_email: str | None
 ) -> None:
-    with mock() as router:
-        route(router, "xmlrpc").mock(return_value=reply(UNSUBSCRIBE_OK_XML))
-        async with client("xmlrpc") as mk:
-            result = await mk.email.unsubscribe(email)  # type: ignore[arg-type]
+    result, _ = await answered("xmlrpc", UNSUBSCRIBE_OK_XML, lambda mk: mk.email.unsubscribe(email))  # type: ignore[arg-type]
     assert result == Unsubscription(email_id=282837490, email=expected_email, already_unsubscribed=None)
 
 
 async def test_unsubscribe_xmlrpc_address_answer(anyio_backend: str) -> None:
-    with mock() as router:
-        route(router, "xmlrpc").mock(return_value=reply(xml_string("new@example.com")))
-        async with client("xmlrpc") as mk:
-            result = await mk.email.unsubscribe("new@example.com")
+    result, _ = await answered(
+        "xmlrpc", xml_string("new@example.com"), lambda mk: mk.email.unsubscribe("new@example.com")
+    )
     assert result == Unsubscription(email_id=None, email="new@example.com", already_unsubscribed=None)
 
 
 async def test_unsubscribe_xmlrpc_documented_failure(anyio_backend: str) -> None:
-    with mock() as router:
-        route(router, "xmlrpc").mock(return_value=reply(UNSUBSCRIBE_FAILED_XML))
-        async with client("xmlrpc") as mk:
-            with pytest.raises(APIError) as info:
-                await mk.email.unsubscribe("bad@example")
-    assert type(info.value) is APIError
-    assert not isinstance(info.value, AuthenticationError)
-    assert info.value.message == "Invalid ID_email or email"
-    assert info.value.function == UNSUBSCRIBE
+    error, _ = await refused(
+        APIError, "xmlrpc", UNSUBSCRIBE_FAILED_XML, lambda mk: mk.email.unsubscribe("bad@example")
+    )
+    assert type(error) is APIError
+    assert not isinstance(error, AuthenticationError)
+    assert error.message == "Invalid ID_email or email"
+    assert error.function == UNSUBSCRIBE
 
 
 UNSUBSCRIBE_INVALID: list[Any] = [
@@ -439,17 +395,13 @@ UNSUBSCRIBE_INVALID: list[Any] = [
 async def test_unsubscribe_invalid_arguments_fail_before_any_request(
     anyio_backend: str, protocol: str, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> None:
-    with mock() as router:
-        async with client(protocol) as mk:
-            with pytest.raises(InvalidParameterError) as info:
-                await mk.email.unsubscribe(*args, **kwargs)
-    assert isinstance(info.value, ValueError)
+    error, router = await refused(
+        InvalidParameterError, protocol, None, lambda mk: mk.email.unsubscribe(*args, **kwargs)
+    )
+    assert isinstance(error, ValueError)
     assert router.calls.call_count == 0
 
 
 async def test_unsubscribe_address_is_sent_trimmed(anyio_backend: str) -> None:
-    with mock() as router:
-        r = route(router, "json").mock(return_value=reply(UNSUBSCRIBE_OK_JSON))
-        async with client("json") as mk:
-            await mk.email.unsubscribe("  email@example.eu ")
+    _, r = await answered("json", UNSUBSCRIBE_OK_JSON, lambda mk: mk.email.unsubscribe("  email@example.eu "))
     assert json_params(r.calls.last.request, UNSUBSCRIBE)["email"] == "email@example.eu"

@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from mailkit_async import Mailkit, MassSendErrorCode
+from mailkit_async._service import MAILINGLIST_LIST
 from mailkit_async.testing import MailkitEmulator, seed_tour
 from mailkit_async.testing.__main__ import build_parser
 
@@ -32,8 +33,8 @@ async def test_mailinglist_list_answers_the_same_over_both_protocols(
         httpx.AsyncClient(transport=emu.transport()) as http,
         Mailkit(1, "emulator", protocol=protocol, http_client=http) as mk,  # type: ignore[arg-type]
     ):
-        assert await mk.call("mailkit.mailinglist.list") == LISTS
-    assert emu.requests["mailkit.mailinglist.list"] == 1
+        assert await mk.call(MAILINGLIST_LIST) == LISTS
+    assert emu.requests[MAILINGLIST_LIST] == 1
 
 
 @pytest.mark.anyio

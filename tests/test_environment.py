@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 import respx
-from _helpers import CLIENT_ID, MD5, PATHS, client, reply
+from support.clients import CLIENT_ID, MD5, PATHS, client, reply
 
 from mailkit_async import InvalidParameterError, Mailkit
+from mailkit_async._service import DEFAULT_BASE_URL, JSON_PATH
 
 pytestmark = pytest.mark.anyio
 
@@ -20,7 +21,7 @@ async def test_base_url_falls_back_to_the_environment(
 ) -> None:
     monkeypatch.setenv("MAILKIT_BASE_URL", "http://127.0.0.1:8999/prefix/")
     with respx.mock(assert_all_called=False) as router:
-        default = router.post(url__startswith="https://api.mailkit.eu").mock(return_value=reply(UNSUBSCRIBED))
+        default = router.post(url__startswith=DEFAULT_BASE_URL).mock(return_value=reply(UNSUBSCRIBED))
         body = UNSUBSCRIBED if protocol == "json" else UNSUBSCRIBED_XML
         env = router.post("http://127.0.0.1:8999/prefix" + PATHS[protocol]).mock(return_value=reply(body))
         async with client(protocol) as mk:
@@ -36,7 +37,7 @@ async def test_an_explicit_base_url_wins_over_the_environment(
     monkeypatch.setenv("MAILKIT_BASE_URL", "http://127.0.0.1:8999")
     with respx.mock(assert_all_called=False) as router:
         env = router.post(url__startswith="http://127.0.0.1:8999").mock(return_value=reply(UNSUBSCRIBED))
-        given = router.post("https://proxy.example.test/json.fcgi").mock(return_value=reply(UNSUBSCRIBED))
+        given = router.post(f"https://proxy.example.test{JSON_PATH}").mock(return_value=reply(UNSUBSCRIBED))
         async with client("json", base_url="https://proxy.example.test") as mk:
             await mk.email.unsubscribe(5)
     assert given.call_count == 1
@@ -51,7 +52,7 @@ def test_an_empty_or_missing_variable_means_the_real_service(
         monkeypatch.delenv("MAILKIT_BASE_URL", raising=False)
     else:
         monkeypatch.setenv("MAILKIT_BASE_URL", value)
-    assert "base_url='https://api.mailkit.eu'" in repr(Mailkit(CLIENT_ID, MD5))
+    assert f"base_url='{DEFAULT_BASE_URL}'" in repr(Mailkit(CLIENT_ID, MD5))
 
 
 def test_a_bad_variable_is_refused_at_construction_and_named(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -11,8 +11,10 @@ from typing import Any
 import httpx
 import pytest
 import trio
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
+from support.calls import GENERIC, drain_bounces
+from support.properties import reproducible
 
 from mailkit_async import (
     APIError,
@@ -29,12 +31,12 @@ from mailkit_async import (
     TransientError,
     TransportError,
 )
+from mailkit_async._service import BOUNCES, SCHEDULE, UNSUBSCRIBE
 from mailkit_async.testing import MailkitEmulator
 
 pytestmark = pytest.mark.anyio
 
 MD5 = "0cc175b9c0f1b6a831c399e269772661"
-SCHEDULE = "mailkit.campaigns.single.schedule"
 
 
 class Counting:
@@ -65,34 +67,26 @@ def test_transient_error_is_public_and_the_base_of_the_three() -> None:
 Call = Callable[[Mailkit], Awaitable[Any]]
 
 
-async def collect(mk: Mailkit, **kwargs: Any) -> list[Any]:
-    return [record async for record in mk.report.raw.bounces(**kwargs)]
-
-
 BOTH: dict[str, Call] = {
     "id-beyond-64-bits": lambda mk: mk.email.unsubscribe(2**64),
     "id-2**63": lambda mk: mk.sendmail_mass.results(2**63),
     "message-id-2**63": lambda mk: mk.campaigns.single.schedule(2**63, "now"),
     "query-id-2**63": lambda mk: mk.campaigns.single.schedule(1, "now", query_id=2**63),
-    "after-id-2**63": lambda mk: collect(mk, after_id=2**63),
-    "send-id-2**100": lambda mk: collect(mk, send_id=2**100),
+    "after-id-2**63": lambda mk: drain_bounces(mk, after_id=2**63),
+    "send-id-2**100": lambda mk: drain_bounces(mk, send_id=2**100),
     "huge-int-without-a-repr": lambda mk: mk.email.unsubscribe(10**5000),
     "surrogate-subject": lambda mk: mk.campaigns.single.schedule(1, "now", subject="a\ud800b"),
     "surrogate-channel": lambda mk: mk.email.revalidate(5, agreement=True, channel="\udfff"),
     "surrogate-address": lambda mk: mk.email.unsubscribe("a\ud83d@example.com"),
-    "call-int-2**64": lambda mk: mk.call("mailkit.x.y", {"a": 2**64} if mk.protocol == "json" else [2**64]),
-    "call-surrogate": lambda mk: mk.call(
-        "mailkit.x.y", {"a": ["\ud800"]} if mk.protocol == "json" else ["\ud800"]
-    ),
-    "call-object": lambda mk: mk.call(
-        "mailkit.x.y", {"a": object()} if mk.protocol == "json" else [object()]
-    ),
+    "call-int-2**64": lambda mk: mk.call(GENERIC, {"a": 2**64} if mk.protocol == "json" else [2**64]),
+    "call-surrogate": lambda mk: mk.call(GENERIC, {"a": ["\ud800"]} if mk.protocol == "json" else ["\ud800"]),
+    "call-object": lambda mk: mk.call(GENERIC, {"a": object()} if mk.protocol == "json" else [object()]),
 }
 XMLRPC_ONLY: dict[str, Call] = {
     "nul-subject": lambda mk: mk.campaigns.single.schedule(1, "now", subject="a\x00b"),
     "vt-channel": lambda mk: mk.email.revalidate(5, agreement=True, channel="\x0b"),
     "nul-address": lambda mk: mk.email.revalidate("a\x00@example.com", agreement=True),
-    "ff-in-call": lambda mk: mk.call("mailkit.x.y", ["\x0c"]),
+    "ff-in-call": lambda mk: mk.call(GENERIC, ["\x0c"]),
 }
 
 
@@ -235,7 +229,7 @@ async def test_the_range_is_the_same_both_ways(anyio_backend: str, tz: timezone,
 async def test_a_refused_cancel_names_cancel(anyio_backend: str, protocol: str) -> None:
     import json
 
-    from _helpers import xml_string
+    from support.wire import xml_string
 
     body = (
         json.dumps({"error_status": 1, "error": "Missing ID of campaign"}).encode()
@@ -266,7 +260,7 @@ async def test_a_call_after_aclose_is_refused_unsent(anyio_backend: str) -> None
     with pytest.raises(ClientClosedError):
         await mk.email.unsubscribe(5)
     with pytest.raises(ClientClosedError):
-        await collect(mk)
+        await drain_bounces(mk)
     with pytest.raises(ClientClosedError):
         async with mk:
             pass
@@ -286,7 +280,7 @@ async def test_a_call_after_async_with_is_refused_unsent(anyio_backend: str, own
             await mk.email.unsubscribe(5)
         with pytest.raises(ClientClosedError):
             await stream.__anext__()
-        assert emulator.requests["mailkit.email.unsubscribe"] == 1
+        assert emulator.requests[UNSUBSCRIBE] == 1
         assert sum(emulator.requests.values()) == 1
         if http is not None:
             assert not http.is_closed  # the caller's client is the caller's to close
@@ -315,7 +309,7 @@ def test_a_client_used_in_a_second_event_loop_says_to_create_it_inside_the_loop(
         for run in (lambda: asyncio.run(unsubscribe()), lambda: trio.run(unsubscribe)):
             with pytest.raises(ClientClosedError, match="create the client inside the running event loop"):
                 run()
-        assert emulator.requests["mailkit.email.unsubscribe"] == 1
+        assert emulator.requests[UNSUBSCRIBE] == 1
 
         async def close() -> None:
             await mk.aclose()  # from another loop: marks it closed, raises nothing
@@ -352,13 +346,7 @@ ANY_OFFSET = st.timedeltas(
 )
 ANY_DATETIME = st.datetimes(timezones=st.none() | ANY_OFFSET.map(timezone)) | st.just("now")
 ANY_VALUE = ANY_INT | ANY_TEXT | st.none() | st.booleans() | ANY_DATETIME
-ARGUMENTS = settings(
-    deadline=None,
-    derandomize=True,
-    database=None,
-    max_examples=150,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+ARGUMENTS = reproducible(max_examples=150)
 
 
 async def outcome(wire: Counting, call: Callable[[], Awaitable[Any]]) -> None:
@@ -441,13 +429,13 @@ async def test_call_with_any_parameters(anyio_backend: str, values: list[Any], p
 @pytest.mark.parametrize(
     ("error", "hinted"),
     [
-        (AuthenticationError("mailkit.report.raw.bounces", "Unauthorized"), False),
+        (AuthenticationError(BOUNCES, "Unauthorized"), False),
         (ClientClosedError("the client is closed"), False),
-        (APIError("mailkit.report.raw.bounces", "Invalid ID_message"), False),
-        (TransportError("read timed out", function="mailkit.report.raw.bounces"), True),
-        (ServerError("HTTP 503", function="mailkit.report.raw.bounces"), True),
-        (PaginationError("mailkit.report.raw.bounces", "stuck", cursor=5), True),
-        (ResponseDecodeError("mailkit.report.raw.bounces", "not valid JSON"), True),
+        (APIError(BOUNCES, "Invalid ID_message"), False),
+        (TransportError("read timed out", function=BOUNCES), True),
+        (ServerError("HTTP 503", function=BOUNCES), True),
+        (PaginationError(BOUNCES, "stuck", cursor=5), True),
+        (ResponseDecodeError(BOUNCES, "not valid JSON"), True),
     ],
 )
 def test_only_errors_that_resuming_may_get_past_suggest_resuming(error: MailkitError, hinted: bool) -> None:

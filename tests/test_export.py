@@ -17,13 +17,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mailkit_async import Bounce
+from mailkit_async._service import BOUNCES
 from mailkit_async.cli import main
 from mailkit_async.cli._errors import EXIT, CliError
 from mailkit_async.cli._sinks import FIELDS, LEGACY_FIELDS, CsvSink, csv_rows, jsonl_lines, open_sink
 from mailkit_async.testing import MailkitEmulator
 
 MD5 = "export-secret-md5"
-BOUNCES = "mailkit.report.raw.bounces"
 FORMATS = ["jsonl", "csv", "sqlite"]
 
 # What remote mail servers really put in bounce texts, and what an attacker can.

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from mailkit_async._service import BOUNCES
 from mailkit_async.cli import main
 from mailkit_async.cli._demo import peak_rss_mib
 from mailkit_async.cli._errors import EXIT
@@ -27,7 +28,6 @@ from mailkit_async.cli._progress import Progress
 from mailkit_async.testing import Fault, MailkitEmulator
 
 MD5 = "cli-export-md5"
-BOUNCES = "mailkit.report.raw.bounces"
 FORMATS = ["jsonl", "csv", "sqlite"]
 
 

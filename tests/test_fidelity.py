@@ -28,15 +28,16 @@ from _recorded import (
     PHP_UNSUBSCRIBE_OK_JSON,
     PHP_UNSUBSCRIBE_OK_XML,
 )
+from support.clients import BASE, MD5, PATHS, PROTOCOLS, READINGS, client
+from support.records import as_json, bounce_record
+from support.wire import bounce_page_asked, xml_dump
 
 from mailkit_async import (
     APIError,
     Bounce,
     InvalidParameterError,
-    Mailkit,
     NotUnsubscribedError,
     ResponseDecodeError,
-    RetryPolicy,
     Revalidation,
     UnplacedRecordError,
     Unsubscription,
@@ -44,40 +45,22 @@ from mailkit_async import (
 from mailkit_async._codecs import get_codec
 from mailkit_async._codecs._bounces import with_unknown_fields
 from mailkit_async._codecs._records import RecordReader
+from mailkit_async._service import BOUNCES, JSON_PATH, XMLRPC_PATH
 
 pytestmark = pytest.mark.anyio
 
-BASE = "https://api.mailkit.eu"
-PROTOCOLS = ["json", "xmlrpc"]
-READINGS = ["exclusive", "inclusive"]
-BOUNCES = "mailkit.report.raw.bounces"
 # How a record may come without a usable ID_UNDELIVERED_LOG ("missing": no such field at all).
 UNUSABLE_IDS: list[Any] = [None, "", "0", 0, "n/a", "-5", "missing"]
 
 
 def record(i: int, **fields: Any) -> dict[str, Any]:
-    """A record as the service sends it over JSON (every value a string), with `fields` on top."""
-    base: dict[str, Any] = {
-        "ID_MESSAGE": "12345",
-        "TEXT_STATUS": "smtp; 550 5.1.1 User unknown",
-        "STATUS": "5.1.1",
-        "ID_EMAIL": str(1_000_000 + i),
-        "ID_SEND": "123456",
-        "EMAIL": f"user{i}@example.cz",
-        "ID_SEND_MESSGE": str(2_000_000 + i),
-        "ID_USER_LIST": "77",
-        "REMOTE_MTA": "dns; mx1.seznam.cz",
-        "ID_UNDELIVERED_LOG": str(i),
-        "RECIPIENT_STATUS": "permanent",
-    }
-    base.update(fields)
+    """A record as the service sends it over JSON (every value a string), with `fields` on top
+    ("missing": no such field at all)."""
+    usual = bounce_record(
+        i, TEXT_STATUS="smtp; 550 5.1.1 User unknown", STATUS="5.1.1", EMAIL=f"user{i}@example.cz"
+    )
+    base = {**as_json(usual), **fields}
     return {key: value for key, value in base.items() if value != "missing"}
-
-
-def xml_body(value: Any, encoding: str = "utf-8") -> bytes:
-    """A methodResponse in `encoding` (xmlrpc.client renders None as <nil/>)."""
-    text = xmlrpc.client.dumps((value,), methodresponse=True, allow_none=True, encoding=encoding)
-    return text.encode(encoding, "xmlcharrefreplace")
 
 
 @dataclass
@@ -92,11 +75,7 @@ class Service:
     cursors: list[int] = field(default_factory=list)
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
-        if self.protocol == "json":
-            params = json.loads(request.content)["parameters"]
-            cursor, limit = int(params["ID_undelivered_log"]), int(params["limit"])
-        else:
-            (_, _, _, _, cursor, limit), _ = xmlrpc.client.loads(request.content)
+        cursor, limit = bounce_page_asked(self.protocol, request)
         self.cursors.append(cursor)
         keep = (lambda i: i >= cursor) if self.reading == "inclusive" else (lambda i: i > cursor)
         rows = [r for r, i in zip(self.records, self.ids, strict=True) if keep(i)][:limit]
@@ -104,20 +83,12 @@ class Service:
             return httpx.Response(200, content=self.empty)
         if self.protocol == "json":
             return httpx.Response(200, content=json.dumps(rows).encode())
-        return httpx.Response(200, content=xml_body(rows))
-
-
-def client(protocol: str) -> Mailkit:
-    return Mailkit(1, "md5-secret", protocol=protocol, retry=RetryPolicy(backoff=0))  # type: ignore[arg-type]
-
-
-def path(protocol: str) -> str:
-    return "/json.fcgi" if protocol == "json" else "/rpc.fcgi"
+        return httpx.Response(200, content=xml_dump(rows))
 
 
 async def stream(service: Service, **kwargs: Any) -> list[Bounce]:
     async with client(service.protocol) as mk, respx.mock(base_url=BASE) as mock:
-        mock.post(path(service.protocol)).mock(side_effect=service)
+        mock.post(PATHS[service.protocol]).mock(side_effect=service)
         return [b async for b in mk.report.raw.bounces(**kwargs)]
 
 
@@ -199,7 +170,7 @@ async def test_an_unplaceable_record_is_named_and_can_be_skipped_deliberately(
     service = Service(records, ids, protocol, reading)
     seen: list[int] = []
     async with client(protocol) as mk, respx.mock(base_url=BASE) as mock:
-        mock.post(path(protocol)).mock(side_effect=service)
+        mock.post(PATHS[protocol]).mock(side_effect=service)
         with pytest.raises(UnplacedRecordError) as info:
             async for bounce in mk.report.raw.bounces(page_size=page_size):
                 seen.append(bounce.undelivered_log_id)
@@ -232,7 +203,7 @@ async def test_an_unplaceable_record_alone_in_the_last_page_says_nothing_follows
 ) -> None:
     records = [record(1), record(2, ID_UNDELIVERED_LOG=None)]
     async with client(protocol) as mk, respx.mock(base_url=BASE) as mock:
-        mock.post(path(protocol)).mock(side_effect=Service(records, [1, 2], protocol))
+        mock.post(PATHS[protocol]).mock(side_effect=Service(records, [1, 2], protocol))
         with pytest.raises(UnplacedRecordError) as info:
             async for _ in mk.report.raw.bounces(page_size=5):
                 pass
@@ -245,7 +216,7 @@ async def test_an_unplaceable_record_alone_in_the_last_page_says_nothing_follows
 
 async def test_page_size_one_is_refused_before_anything_is_sent(anyio_backend: str) -> None:
     async with client("json") as mk, respx.mock(base_url=BASE, assert_all_called=False) as mock:
-        route = mock.post("/json.fcgi")
+        route = mock.post(JSON_PATH)
         with pytest.raises(InvalidParameterError, match="inclusive"):
             mk.report.raw.bounces(page_size=1)
         with pytest.raises(InvalidParameterError, match="at least 2"):
@@ -278,10 +249,10 @@ async def test_empty_and_blank_bodies_end_the_stream_over_both_protocols(
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 async def test_a_single_record_object_is_a_page_of_one(anyio_backend: str, protocol: str) -> None:
     one = record(7, **ENGLISH_PAGE_EXTRA_FIELDS, X_NEW="1")
-    body = json.dumps(one).encode() if protocol == "json" else xml_body(one)
-    empty = b"[]" if protocol == "json" else xml_body([])
+    body = json.dumps(one).encode() if protocol == "json" else xml_dump(one)
+    empty = b"[]" if protocol == "json" else xml_dump([])
     async with client(protocol) as mk, respx.mock(base_url=BASE) as mock:
-        mock.post(path(protocol)).mock(
+        mock.post(PATHS[protocol]).mock(
             side_effect=[httpx.Response(200, content=body), httpx.Response(200, content=empty)]
         )
         got = [b async for b in mk.report.raw.bounces()]
@@ -294,9 +265,9 @@ async def test_a_single_record_object_is_a_page_of_one(anyio_backend: str, proto
 async def test_an_error_object_is_still_a_refusal_not_a_record(
     anyio_backend: str, protocol: str, answer: dict[str, Any]
 ) -> None:
-    body = json.dumps(answer).encode() if protocol == "json" else xml_body(answer)
+    body = json.dumps(answer).encode() if protocol == "json" else xml_dump(answer)
     async with client(protocol) as mk, respx.mock(base_url=BASE) as mock:
-        mock.post(path(protocol)).respond(200, content=body)
+        mock.post(PATHS[protocol]).respond(200, content=body)
         with pytest.raises(APIError, match=answer["error"]):
             [b async for b in mk.report.raw.bounces()]
 
@@ -314,8 +285,8 @@ async def test_xmlrpc_pages_are_read_in_their_declared_encoding(anyio_backend: s
     if encoding == "utf-16-le":
         assert not body.startswith(b"\xff\xfe")  # no BOM: found by the form of "<?"
     async with client("xmlrpc") as mk, respx.mock(base_url=BASE) as mock:
-        mock.post("/rpc.fcgi").mock(
-            side_effect=[httpx.Response(200, content=body), httpx.Response(200, content=xml_body([]))]
+        mock.post(XMLRPC_PATH).mock(
+            side_effect=[httpx.Response(200, content=body), httpx.Response(200, content=xml_dump([]))]
         )
         got = [b async for b in mk.report.raw.bounces()]
     assert (got[0].text_status, got[0].subject) == (text, "Žluťoučký kůň")
@@ -323,13 +294,13 @@ async def test_xmlrpc_pages_are_read_in_their_declared_encoding(anyio_backend: s
 
 def test_a_declared_latin1_body_is_never_read_as_utf8() -> None:
     # "Å™" in Latin-1 is the byte pair of UTF-8's "ř": the declaration decides which it is.
-    body = xml_body("Å™", "iso-8859-1")
+    body = xml_dump("Å™", "iso-8859-1")
     assert get_codec("xmlrpc").decode(BOUNCES, body) == "Å™"
 
 
 def test_cdata_and_comments_may_quote_markup_but_a_dtd_is_still_refused() -> None:
     codec = get_codec("xmlrpc")
-    page = xml_body([record(1, TEXT_STATUS="PLACEHOLDER")])
+    page = xml_dump([record(1, TEXT_STATUS="PLACEHOLDER")])
     quoting = page.replace(
         b"PLACEHOLDER", b"<![CDATA[smtp; 554 <!DOCTYPE html><html>&nbsp;</html>]]><!-- <!ENTITY x 'y'> -->"
     )
@@ -362,7 +333,7 @@ def test_decode_bounces_reads_any_json_array_of_records(odd: bool) -> None:
 def test_records_that_are_not_objects_are_a_decode_error(protocol: str) -> None:
     codec = get_codec(protocol)
     value = [record(1), "junk"]
-    body = json.dumps(value).encode() if protocol == "json" else xml_body(value)
+    body = json.dumps(value).encode() if protocol == "json" else xml_dump(value)
     with pytest.raises(ResponseDecodeError, match="record 2"):
         codec.decode_bounces(BOUNCES, body)
 
@@ -399,7 +370,7 @@ async def test_recorded_unsubscribe_answers(
     anyio_backend: str, protocol: str, body: bytes, target: str | int, expected: Unsubscription
 ) -> None:
     async with client(protocol) as mk, respx.mock(base_url=BASE) as mock:
-        mock.post(path(protocol)).respond(200, content=body)
+        mock.post(PATHS[protocol]).respond(200, content=body)
         assert await mk.email.unsubscribe(target) == expected
 
 
@@ -411,7 +382,7 @@ async def test_recorded_revalidate_answers(
     anyio_backend: str, protocol: str, body: bytes, agreement: bool
 ) -> None:
     async with client(protocol) as mk, respx.mock(base_url=BASE) as mock:
-        mock.post(path(protocol)).respond(200, content=body)
+        mock.post(PATHS[protocol]).respond(200, content=body)
         got = await mk.email.revalidate("example@example.cz", agreement=agreement)
     # The outcome text says what happened, whatever was asked.
     assert got == Revalidation(email="example@example.cz", email_id=None, revalidated=True)
@@ -440,7 +411,7 @@ async def test_recorded_refusals(
     anyio_backend: str, protocol: str, body: bytes, error: type[APIError], text: str
 ) -> None:
     async with client(protocol) as mk, respx.mock(base_url=BASE) as mock:
-        mock.post(path(protocol)).respond(200, content=body)
+        mock.post(PATHS[protocol]).respond(200, content=body)
         with pytest.raises(error) as info:
             if error is NotUnsubscribedError:
                 await mk.email.revalidate("doesNotExist@example.cz", agreement=True)
@@ -468,9 +439,9 @@ async def test_mass_send_rows_follow_the_same_id_rule(anyio_backend: str, protoc
         "error_status": 1,
         "results": [row, {**row, "ID_EMAIL": "15", "ID_SEND": 16}],
     }
-    body = json.dumps(answer).encode() if protocol == "json" else xml_body(answer)
+    body = json.dumps(answer).encode() if protocol == "json" else xml_dump(answer)
     async with client(protocol) as mk, respx.mock(base_url=BASE) as mock:
-        mock.post(path(protocol)).respond(200, content=body)
+        mock.post(PATHS[protocol]).respond(200, content=body)
         results = await mk.sendmail_mass.results(55)
     first, second = results.errors
     assert (first.code, first.info, first.email_id, first.send_id, first.send_message_id) == (
@@ -514,7 +485,7 @@ def test_unknown_fields_in_any_position_and_form_reach_extra(count: int, separat
         assert bounce.extra == {k: v for k, v in raw.items() if k in ("X_NEW", "Y_OTHER")}
     assert page[2].text_status == 'quotes a,"X_NEW":"not a field" inside'
     # The same records over XML-RPC (no fast way there) decode identically.
-    assert get_codec("xmlrpc").decode_bounces(BOUNCES, xml_body(records)) == page
+    assert get_codec("xmlrpc").decode_bounces(BOUNCES, xml_dump(records)) == page
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
@@ -530,10 +501,10 @@ async def test_an_unplaceable_record_quoting_the_secret_is_not_kept(
     anyio_backend: str, protocol: str, echo: Any
 ) -> None:
     # The record and its neighbours are objects on the error, out of reach of the exit's redaction.
-    records = [record(1), record(2, ID_UNDELIVERED_LOG="x", TEXT_STATUS=f"550 {echo('md5-secret')}")]
+    records = [record(1), record(2, ID_UNDELIVERED_LOG="x", TEXT_STATUS=f"550 {echo(MD5)}")]
     records.append(record(3))
     async with client(protocol) as mk, respx.mock(base_url=BASE) as mock:
-        mock.post(path(protocol)).mock(side_effect=Service(records, [1, 2, 3], protocol))
+        mock.post(PATHS[protocol]).mock(side_effect=Service(records, [1, 2, 3], protocol))
         with pytest.raises(UnplacedRecordError) as info:
             async for _ in mk.report.raw.bounces(page_size=5):
                 pass

@@ -19,8 +19,8 @@ from mailkit_async._codecs import get_codec
 from mailkit_async._codecs._bounces import with_unknown_fields
 from mailkit_async._codecs._records import RecordReader
 from mailkit_async._codecs._xmlrpc_wire import XmlRpcFormatError, _ascii_compatible, loads_response
+from mailkit_async._service import BOUNCES
 
-BOUNCES = "mailkit.report.raw.bounces"
 STRICT = msgspec.json.Decoder(list[Bounce], strict=False)
 
 

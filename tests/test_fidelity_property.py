@@ -10,8 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
+from support.properties import reproducible
 from test_fidelity import PROTOCOLS, READINGS, Service, stream
 
 pytestmark = pytest.mark.anyio
@@ -34,13 +35,7 @@ ATTRIBUTES = {
 }
 MISSING = object()
 
-PROPERTY = settings(
-    deadline=None,
-    derandomize=True,
-    database=None,
-    max_examples=60,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+PROPERTY = reproducible(max_examples=60)
 
 # Text XML 1.0 carries unchanged (no CR, which XML turns into LF, no control characters).
 text = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x17F, exclude_characters="\x7f"), max_size=12)

@@ -22,9 +22,13 @@ import _docs as docs
 import anyio
 import httpx
 import pytest
-from _faultlib import BOUNCES, MD5, PROTOCOLS, RESULTS, REVALIDATE, SCHEDULE, TYPED_CALLS, UNSUBSCRIBE
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support.calls import EVERY_CALL, GENERIC
+from support.clients import CLIENT_ID, MD5, PROTOCOLS
+from support.leaks import assert_no_secret
+from support.properties import reproducible
+from support.wire import xml_dump, xml_fault
 
 from mailkit_async import (
     APIError,
@@ -37,23 +41,14 @@ from mailkit_async import (
 from mailkit_async._codecs._json import JSON_CODEC
 from mailkit_async._codecs._xmlrpc import XMLRPC_CODEC
 from mailkit_async._secrets import EXCERPT_LIMIT, WINDOW
+from mailkit_async._service import BOUNCES, DOCUMENTED, SCHEDULE
 
 pytestmark = pytest.mark.anyio
 
 EXAMPLES: Counter[str] = Counter()
 OUTCOMES: Counter[str] = Counter()  # of the typed calls made end to end
 
-FUZZ = settings(
-    deadline=None,
-    derandomize=True,
-    database=None,
-    suppress_health_check=[
-        HealthCheck.function_scoped_fixture,  # anyio_backend: the same for every example
-        HealthCheck.too_slow,
-        HealthCheck.data_too_large,
-        HealthCheck.filter_too_much,
-    ],
-)
+FUZZ = reproducible(HealthCheck.data_too_large, HealthCheck.filter_too_much)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -65,7 +60,7 @@ def _count_examples() -> Iterator[None]:
 
 # --- the documented answers (tests/_docs.py), the seeds of the mutations -----------------------------
 
-FAULT_XML = xmlrpc.client.dumps(xmlrpc.client.Fault(-32601, "Unknown function"), methodresponse=True).encode()
+FAULT_XML = xml_fault(-32601, "Unknown function")
 
 XML_ANSWERS: list[bytes] = [
     docs.SCHEDULE_OK_XML,
@@ -108,7 +103,7 @@ JSON_ANSWERS: list[bytes] = [
 ]
 
 ANSWERS = [*XML_ANSWERS, *JSON_ANSWERS]
-FUNCTIONS = [SCHEDULE, RESULTS, REVALIDATE, UNSUBSCRIBE, BOUNCES, "mailkit.x.y"]
+FUNCTIONS = [*DOCUMENTED, GENERIC]
 
 
 def test_the_corpus_is_what_the_calls_accept() -> None:
@@ -207,15 +202,21 @@ json_answers = st.builds(
     st.dictionaries(st.sampled_from(KEYS), json_values, max_size=3),
     st.lists(st.sampled_from(KEYS), max_size=2),
 )
-bounce_pages = st.lists(
-    st.builds(
+
+
+def patched_pages(values: st.SearchStrategy[Any]) -> st.SearchStrategy[list[dict[str, Any]]]:
+    """Pages of up to four documented bounce records, some fields set to `values` or removed."""
+    fields = list(BOUNCE_RECORDS[0])
+    record = st.builds(
         _patched,
         st.sampled_from(BOUNCE_RECORDS),
-        st.dictionaries(st.sampled_from(list(BOUNCE_RECORDS[0])), json_values, max_size=3),
-        st.lists(st.sampled_from(list(BOUNCE_RECORDS[0])), max_size=2),
-    ),
-    max_size=4,
-)
+        st.dictionaries(st.sampled_from(fields), values, max_size=3),
+        st.lists(st.sampled_from(fields), max_size=2),
+    )
+    return st.lists(record, max_size=4)
+
+
+bounce_pages = patched_pages(json_values)
 json_structures = json_values | json_answers | bounce_pages
 
 xml_text = st.text(st.characters(exclude_categories=("Cs",)), max_size=20)
@@ -237,26 +238,10 @@ xml_values = st.recursive(
 )
 
 
-def _xml_answer(value: Any) -> bytes:
-    return xmlrpc.client.dumps((value,), methodresponse=True, allow_none=True).encode()
-
-
-def _xml_fault(code: int, text: str) -> bytes:
-    return xmlrpc.client.dumps(xmlrpc.client.Fault(code, text), methodresponse=True).encode()
-
-
 xml_structures = (
-    xml_values.map(_xml_answer)
-    | st.builds(_xml_fault, st.integers(-(2**31), 2**31 - 1), xml_text)
-    | st.lists(
-        st.builds(
-            _patched,
-            st.sampled_from(BOUNCE_RECORDS),
-            st.dictionaries(st.sampled_from(list(BOUNCE_RECORDS[0])), xml_values, max_size=3),
-            st.lists(st.sampled_from(list(BOUNCE_RECORDS[0])), max_size=2),
-        ),
-        max_size=4,
-    ).map(_xml_answer)
+    xml_values.map(xml_dump)
+    | st.builds(xml_fault, st.integers(-(2**31), 2**31 - 1), xml_text)
+    | patched_pages(xml_values).map(xml_dump)
 )
 
 
@@ -267,11 +252,10 @@ def check_error(error: MailkitError, function: str, *, redacted: bool = True) ->
     """A typed error that says which function it concerns and renders without trouble; out of the
     client (`redacted`), it never quotes the md5 (the codecs alone do not know the secret)."""
     assert error.function == function
-    text = str(error)
+    str(error)
     repr(error)
     if redacted:
-        assert MD5 not in text
-        assert MD5 not in repr(error.args)
+        assert_no_secret(error, rendered=False)
     if isinstance(error, ResponseDecodeError):
         # Inner layers keep a window; the excerpt is cut short where it leaves the client.
         assert len(error.excerpt) <= (EXCERPT_LIMIT if redacted else WINDOW)
@@ -300,7 +284,9 @@ class Replies:
 
     def client(self, protocol: str) -> Mailkit:
         # A client belongs to the event loop it is used in: a fresh one per example (cheap).
-        return Mailkit(1, MD5, protocol=protocol, http_client=self.http, retry=RetryPolicy(attempts=1))  # type: ignore[arg-type]
+        return Mailkit(
+            CLIENT_ID, MD5, protocol=protocol, http_client=self.http, retry=RetryPolicy(attempts=1)
+        )  # type: ignore[arg-type]
 
 
 REPLIES = Replies()  # MockTransport keeps no connections: one httpx client serves every event loop
@@ -311,7 +297,7 @@ async def every_call(protocol: str, body: bytes) -> Counter[str]:
     REPLIES.body = body
     mk = REPLIES.client(protocol)
     outcomes: Counter[str] = Counter()
-    for name, (function, invoke, types) in TYPED_CALLS.items():
+    for name, (function, invoke, types) in EVERY_CALL.items():
         try:
             with anyio.fail_after(5):  # a hang fails the example (TimeoutError is not a MailkitError)
                 result = await invoke(mk)
@@ -405,4 +391,4 @@ async def test_every_documented_answer_through_every_call(anyio_backend: str, bo
     outcomes = Counter[str]()
     for protocol in PROTOCOLS:
         outcomes += await every_call(protocol, body)
-    assert sum(outcomes.values()) == 2 * len(TYPED_CALLS)
+    assert sum(outcomes.values()) == 2 * len(EVERY_CALL)

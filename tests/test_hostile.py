@@ -22,17 +22,11 @@ from typing import Any
 import anyio
 import httpx
 import pytest
-from _faultlib import (
-    BOUNCES,
-    MD5,
-    PROTOCOLS,
-    TYPED_CALLS,
-    assert_no_secret,
-    body_client,
-    emulator,
-    loopback_client,
-)
 from _pool import checked_out
+from support.calls import EVERY_CALL
+from support.clients import MD5, PROTOCOLS, body_client, loopback_client, new_emulator
+from support.leaks import assert_no_secret
+from support.wire import methodresponse
 
 from mailkit_async import (
     APIError,
@@ -43,6 +37,7 @@ from mailkit_async import (
     TransportError,
     Unsubscription,
 )
+from mailkit_async._service import BOUNCES, UNSUBSCRIBE
 from mailkit_async.testing import Fault
 
 pytestmark = pytest.mark.anyio
@@ -82,8 +77,8 @@ async def every_call_refuses(
 ) -> list[MailkitError]:
     """Run every typed call against the same answer; each must raise `error` (exactly that type)."""
     caught: list[MailkitError] = []
-    for name in calls or list(TYPED_CALLS):
-        function, invoke, _ = TYPED_CALLS[name]
+    for name in calls or list(EVERY_CALL):
+        function, invoke, _ = EVERY_CALL[name]
         with pytest.raises(MailkitError) as info:
             await invoke(mk)
         assert type(info.value) is error, f"{name}: {info.value!r}"
@@ -92,10 +87,6 @@ async def every_call_refuses(
         # Keep the error, not its frames: they hold the body (and memory is being measured).
         caught.append(info.value.with_traceback(None))
     return caught
-
-
-def methodresponse(value_xml: str) -> str:
-    return f"<methodResponse><params><param><value>{value_xml}</value></param></params></methodResponse>"
 
 
 # --- XML: entities, DTDs, nothing expanded and nothing fetched ---------------------------------------
@@ -216,14 +207,14 @@ async def test_hostile_xml_is_refused_unexpanded_and_unfetched(
 
 async def test_hostile_xml_over_loopback(anyio_backend: str) -> None:
     # The same refusal when the bomb comes over a real socket, with retries on: not retried.
-    emu = emulator()
+    emu = new_emulator()
     emu.faults.add(Fault.body(BILLION_LAUGHS.encode(), content_type="text/xml"), times=None)
     with emu.serve() as server:
         async with loopback_client(server.url, "xmlrpc", retry=RetryPolicy(attempts=4, backoff=0)) as mk:
             with bounded():
                 await every_call_refuses(mk)
             assert checked_out(mk) == 0
-    assert sum(emu.requests.values()) == len(TYPED_CALLS)
+    assert sum(emu.requests.values()) == len(EVERY_CALL)
 
 
 # --- deep nesting ------------------------------------------------------------------------------------
@@ -304,7 +295,7 @@ async def test_huge_body_is_refused_while_reading(
             headers["Content-Length"] = str(HUGE)
         return httpx.Response(200, headers=headers, content=body)  # chunked when no length is given
 
-    function, invoke, _ = TYPED_CALLS[call]
+    function, invoke, _ = EVERY_CALL[call]
     retry = RetryPolicy(attempts=4, backoff=0)  # a refused body is not transient: never re-fetched
     async with body_client(protocol, respond, max_response_bytes=CAP, retry=retry) as mk:
         with bounded(memory=8 * MB) as measured, pytest.raises(ResponseDecodeError) as info:
@@ -466,13 +457,13 @@ async def test_wrong_kind_of_body_with_200(
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 async def test_html_error_page_with_200_over_loopback(anyio_backend: str, protocol: str) -> None:
-    emu = emulator()
+    emu = new_emulator()
     emu.faults.add(Fault.html(), times=None)
     with emu.serve() as server:
         async with loopback_client(server.url, protocol, retry=RetryPolicy(attempts=4, backoff=0)) as mk:
             await every_call_refuses(mk)
             assert checked_out(mk) == 0
-    assert sum(emu.requests.values()) == len(TYPED_CALLS)  # not transient: never retried
+    assert sum(emu.requests.values()) == len(EVERY_CALL)  # not transient: never retried
 
 
 # --- truncated bodies -----------------------------------------------------------------------------------
@@ -484,7 +475,7 @@ async def test_body_cut_short_on_the_wire_is_a_transport_error(
     anyio_backend: str, protocol: str, cut: int
 ) -> None:
     # Full Content-Length, `cut` bytes of the body, then the server closes.
-    emu = emulator()
+    emu = new_emulator()
     emu.seed_bounces(100)
     emu.add_subscriber("a@example.com", email_id=5)
     emu.faults.add(Fault.truncate(cut), times=None)
@@ -514,12 +505,12 @@ async def test_body_cut_short_with_a_matching_length_is_a_decode_error(
     anyio_backend: str, protocol: str, body: bytes
 ) -> None:
     # The server says the short body is the whole answer: it is then simply not a valid answer.
-    emu = emulator()
+    emu = new_emulator()
     emu.faults.add(Fault.body(body), times=None)
     with emu.serve() as server:
         async with loopback_client(server.url, protocol, retry=RetryPolicy(attempts=4, backoff=0)) as mk:
             await every_call_refuses(mk)
-    assert sum(emu.requests.values()) == len(TYPED_CALLS)
+    assert sum(emu.requests.values()) == len(EVERY_CALL)
 
 
 # --- invalid UTF-8 --------------------------------------------------------------------------------------
@@ -565,7 +556,7 @@ async def test_declared_latin1_encoding_is_honoured(anyio_backend: str) -> None:
         "iso-8859-2"
     )
     async with body_client("xmlrpc", answer(body)) as mk:
-        assert await mk.call("mailkit.email.unsubscribe", ["a@b.cz"]) == "Ø@b.cz"
+        assert await mk.call(UNSUBSCRIBE, ["a@b.cz"]) == "Ø@b.cz"
 
 
 # --- odd answers that are protocol-level refusals, not crashes ----------------------------------------
@@ -592,7 +583,7 @@ async def test_echoed_credentials_in_hostile_bodies_are_redacted(anyio_backend: 
     ]
     for body in bodies:
         async with body_client(protocol, answer(body)) as mk:
-            for name, (_, invoke, _) in TYPED_CALLS.items():
+            for name, (_, invoke, _) in EVERY_CALL.items():
                 try:
                     await invoke(mk)
                 except MailkitError as error:
@@ -670,7 +661,7 @@ async def test_error_text_stays_short_whatever_the_answer_holds(anyio_backend: s
         body = json.dumps(value).encode()
     else:
         body = xmlrpc.client.dumps((value,), methodresponse=True).encode()
-    function, invoke, _ = TYPED_CALLS[call]
+    function, invoke, _ = EVERY_CALL[call]
     async with body_client(protocol, answer(body)) as mk:
         with pytest.raises(MailkitError) as info:
             await invoke(mk)

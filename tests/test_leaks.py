@@ -9,8 +9,6 @@ characters of the secret, in any case.
 from __future__ import annotations
 
 import logging
-import traceback
-import xmlrpc.client
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +16,10 @@ from typing import Any
 import httpx
 import pytest
 import respx
-from _helpers import BASE, PATHS, xml_fault, xml_response, xml_string
+from support.calls import drain_bounces
+from support.clients import BASE, PATHS, client
+from support.leaks import RUN, assert_no_secret, leaks
+from support.wire import xml_dump, xml_fault, xml_response, xml_string
 
 from mailkit_async import Mailkit, MailkitError, RetryPolicy
 from mailkit_async._answers import short
@@ -30,8 +31,6 @@ from mailkit_async.testing import Fault, MailkitEmulator
 pytestmark = pytest.mark.anyio
 
 SECRET = "7f3a9c1e5b2d8046af91ce37b5d20e64"
-RUN = 6  # the promise: no run of 6 or more characters of the secret survives
-PIECES = [SECRET[i : i + RUN].lower() for i in range(len(SECRET) - RUN + 1)]
 
 
 def _quote_limit(quote: Callable[[str], str]) -> int:
@@ -55,34 +54,9 @@ def placed(offset: int) -> str:
     return "z" * offset + SECRET + "z" * 40
 
 
-def leaks(text: str) -> list[str]:
-    low = text.lower()
-    return [piece for piece in PIECES if piece in low]
-
-
-def texts_of(error: BaseException, *, rendered: bool = True) -> Iterator[str]:
-    """All a user can see of an error: str, repr, args, attributes, chain, the rendered traceback."""
-    if rendered:  # slow, and made of the texts below: checked once per test
-        yield "".join(traceback.format_exception(error))
-    seen: set[int] = set()
-    todo: list[BaseException | None] = [error]
-    while todo:
-        item = todo.pop()
-        if item is None or id(item) in seen:
-            continue
-        seen.add(id(item))
-        yield str(item)
-        yield repr(item)
-        yield from (str(arg) for arg in item.args)
-        yield from (repr(value) for value in vars(item).values())
-        yield from (str(value) for value in vars(item).values())
-        todo += [item.__cause__, item.__context__]
-
-
 def assert_clean(error: BaseException, *, rendered: bool = True) -> None:
     assert isinstance(error, MailkitError), repr(error)
-    for text in texts_of(error, rendered=rendered):
-        assert not leaks(text), (leaks(text), text)
+    assert_no_secret(error, SECRET, rendered=rendered)
 
 
 # --- the redactor itself ---------------------------------------------------------------------------------
@@ -96,7 +70,7 @@ def test_every_piece_and_the_whole_secret_are_masked_at_every_offset() -> None:
             for stop in range(start + MIN_RUN, len(SECRET) + 1):
                 text = "z" * offset + SECRET[start:stop] + "y" * 7
                 clean = redact(text)
-                assert not leaks(clean), (start, stop, clean)
+                assert not leaks(clean, SECRET), (start, stop, clean)
                 assert clean == "z" * offset + MASK + "y" * 7
     # Shorter runs stay (they say nothing), and so does text around the mask.
     assert redact(f"a{SECRET[: MIN_RUN - 1]}b") == f"a{SECRET[: MIN_RUN - 1]}b"
@@ -117,13 +91,6 @@ def unsubscribe(mk: Mailkit) -> Awaitable[Any]:
     return mk.email.unsubscribe(5)
 
 
-def bounces(mk: Mailkit) -> Awaitable[Any]:
-    async def collect() -> list[Any]:
-        return [b async for b in mk.report.raw.bounces()]
-
-    return collect()
-
-
 def _json(value: Any) -> bytes:
     import json
 
@@ -139,7 +106,7 @@ SITES: dict[str, tuple[str, Invoke, Callable[[str], httpx.Response]]] = {
     ),
     "json-auth": (
         "json",
-        bounces,
+        drain_bounces,
         lambda t: httpx.Response(200, content=_json({"error_status": 1, "error": f"Unauthorized {t}"})),
     ),
     "json-html": ("json", unsubscribe, lambda t: httpx.Response(200, content=f"<html>{t}</html>".encode())),
@@ -150,8 +117,8 @@ SITES: dict[str, tuple[str, Invoke, Callable[[str], httpx.Response]]] = {
         lambda t: httpx.Response(200, content=_json({"error_status": 0, "ID_email": "5", "status": t})),
     ),
     "xmlrpc-refusal": ("xmlrpc", unsubscribe, lambda t: httpx.Response(200, content=xml_string(t))),
-    "xmlrpc-fault": ("xmlrpc", bounces, lambda t: httpx.Response(200, content=xml_fault(4, t))),
-    "xmlrpc-html": ("xmlrpc", bounces, lambda t: httpx.Response(200, content=f"<html>{t}".encode())),
+    "xmlrpc-fault": ("xmlrpc", drain_bounces, lambda t: httpx.Response(200, content=xml_fault(4, t))),
+    "xmlrpc-html": ("xmlrpc", drain_bounces, lambda t: httpx.Response(200, content=f"<html>{t}".encode())),
     "xmlrpc-bad-int": (
         "xmlrpc",
         unsubscribe,
@@ -160,7 +127,7 @@ SITES: dict[str, tuple[str, Invoke, Callable[[str], httpx.Response]]] = {
     "xmlrpc-wrong-shape": (
         "xmlrpc",
         unsubscribe,
-        lambda t: httpx.Response(200, content=xmlrpc.client.dumps(([t],), methodresponse=True).encode()),
+        lambda t: httpx.Response(200, content=xml_dump([t])),
     ),
     "http-reason": (
         "json",
@@ -179,12 +146,7 @@ async def test_the_secret_at_every_offset_around_every_cut(
     texts: list[str] = []
     with respx.mock(base_url=BASE, assert_all_called=False) as router:
         route = router.post(PATHS[protocol])
-        async with Mailkit(
-            4321,
-            SECRET,
-            protocol=protocol,  # type: ignore[arg-type]
-            retry=RetryPolicy(attempts=2, backoff=0),
-        ) as mk:
+        async with client(protocol, md5=SECRET, retry=RetryPolicy(attempts=2, backoff=0)) as mk:
             for offset in offsets():
                 route.mock(side_effect=lambda request, o=offset: respond(placed(o)))
                 with pytest.raises(MailkitError) as info:
@@ -194,7 +156,7 @@ async def test_the_secret_at_every_offset_around_every_cut(
     # Our own log lines (httpx's INFO line quotes the status line as the server sent it).
     ours = [r.getMessage() for r in caplog.records if r.name.startswith("mailkit_async")]
     assert ours
-    assert not [line for line in ours if leaks(line)]
+    assert not [line for line in ours if leaks(line, SECRET)]
     # The masking is what removed it: the text around the secret is still quoted.
     assert any(MASK in text for text in texts)
     assert all("zzz" in text for text in texts)
@@ -204,7 +166,7 @@ async def test_an_oversized_body_excerpt(anyio_backend: str) -> None:
     cap = EXCERPT_LIMIT + 3 * len(SECRET)
     with respx.mock(base_url=BASE, assert_all_called=False) as router:
         route = router.post(PATHS["json"])
-        async with Mailkit(4321, SECRET, max_response_bytes=cap) as mk:
+        async with client(md5=SECRET, max_response_bytes=cap) as mk:
             for offset in offsets([EXCERPT_LIMIT]):
                 route.mock(return_value=httpx.Response(200, content=placed(offset).encode() + b"z" * cap))
                 with pytest.raises(MailkitError) as info:
@@ -218,7 +180,7 @@ async def test_an_echo_of_the_whole_request_at_every_offset(anyio_backend: str, 
     # A proxy's error page quoting the request body, credentials included.
     with respx.mock(base_url=BASE, assert_all_called=False) as router:
         route = router.post(PATHS[protocol])
-        async with Mailkit(4321, SECRET, protocol=protocol, retry=RetryPolicy(attempts=1)) as mk:  # type: ignore[arg-type]
+        async with client(protocol, md5=SECRET, retry=RetryPolicy(attempts=1)) as mk:
             for pad in offsets():
                 route.mock(
                     side_effect=lambda request, p=pad: httpx.Response(
@@ -271,4 +233,4 @@ def test_the_command_line_prints_no_piece_of_the_secret(
         captured = capsys.readouterr()
         assert code != 0
         assert "error:" in captured.err and "zzz" in captured.err
-        assert not leaks(captured.out + captured.err), (offset, captured.err)
+        assert not leaks(captured.out + captured.err, SECRET), (offset, captured.err)

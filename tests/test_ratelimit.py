@@ -6,40 +6,31 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import anyio
 import pytest
-from _stamps import RecordingLimit, StampedEmulator, busiest_window, check_window
+from support.clients import CLIENT_ID, MD5, loopback_client, new_emulator
+from support.stamps import RecordingLimit, StampedEmulator, busiest_window, check_window
 
 from mailkit_async import InvalidParameterError, Mailkit, RateLimit, RetryPolicy, TransportError
+from mailkit_async._service import BOUNCES, RESULTS
 from mailkit_async.testing import Fault
 
 pytestmark = pytest.mark.anyio
 
-MD5 = "limiter-md5"
-BOUNCES = "mailkit.report.raw.bounces"
-RESULTS = "mailkit.sendmail_mass.results"
-
 
 @pytest.fixture
 def emulator() -> StampedEmulator:
-    emu = StampedEmulator(client_id=1, client_md5=MD5)
+    emu = new_emulator(StampedEmulator)
     emu.seed_bounces(400)
     emu.set_mass_results(7, [])
     return emu
 
 
-@pytest.fixture
-def url(emulator: StampedEmulator) -> Iterator[str]:
-    with emulator.serve() as server:
-        yield server.url
-
-
 def client(url: str, limit: RateLimit, protocol: str = "json", **kwargs: Any) -> Mailkit:
-    retry = kwargs.pop("retry", RetryPolicy(attempts=6, backoff=0, budget=None))
-    return Mailkit(1, MD5, base_url=url, protocol=protocol, rate_limit=limit, retry=retry, **kwargs)  # type: ignore[arg-type]
+    kwargs.setdefault("retry", RetryPolicy(attempts=6, backoff=0, budget=None))
+    return loopback_client(url, protocol, rate_limit=limit, timeout=None, **kwargs)  # the usual timeouts
 
 
 def test_busiest_window_counts_a_burst_and_not_a_spread() -> None:
@@ -76,7 +67,7 @@ def test_invalid_pause_is_refused(seconds: Any) -> None:
 
 def test_a_client_refuses_something_that_is_not_a_rate_limit() -> None:
     with pytest.raises(InvalidParameterError, match="rate_limit"):
-        Mailkit(1, MD5, rate_limit=5)  # type: ignore[arg-type]
+        Mailkit(CLIENT_ID, MD5, rate_limit=5)  # type: ignore[arg-type]
 
 
 def test_repr_names_the_limit() -> None:

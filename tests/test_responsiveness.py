@@ -17,14 +17,12 @@ import httpx
 import pytest
 import respx
 from _pool import checked_out
+from support.clients import BASE, CLIENT_ID, MD5, PATHS, PROTOCOLS, client, new_emulator, pooled_once
 
 from mailkit_async import Bounce, InvalidParameterError, Mailkit, MailkitError, RetryPolicy
-from mailkit_async.testing import MailkitEmulator
 
 pytestmark = pytest.mark.anyio
 
-MD5 = "pacing-md5"
-BOUNCES = "mailkit.report.raw.bounces"
 RECORDS = 2_500
 PAGE = 1_000
 # Small enough that every page, whatever its size, takes the paced path (slices, or a thread).
@@ -35,25 +33,21 @@ THREADED = 0.02
 DEFAULT = object()
 SETTINGS = [None, DEFAULT, 0.005, THREADED, ALWAYS]
 MODES = ["bounces", "bounce_pages", "prefetch"]
-PROTOCOLS = ["json", "xmlrpc"]
 
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[Any]:
-    emulator = MailkitEmulator(client_id=1, client_md5=MD5)
+    emulator = new_emulator()
     emulator.seed_bounces(RECORDS, gap_every=7, extra_fields=True)
     emulator.add_subscriber("someone@example.com", email_id=42)
     with emulator.serve() as running:
         yield running
 
 
-def client(url: str, protocol: str, max_blocking: object = DEFAULT) -> Mailkit:
-    """One pooled connection and a short pool timeout: a leaked checkout makes the next call fail."""
-    http = httpx.AsyncClient(limits=httpx.Limits(max_connections=1), timeout=httpx.Timeout(10.0, pool=1.0))
-    kwargs: dict[str, Any] = {"protocol": protocol, "http_client": http, "retry": RetryPolicy(attempts=1)}
-    if max_blocking is not DEFAULT:
-        kwargs["max_blocking"] = max_blocking
-    return Mailkit(1, MD5, base_url=url, **kwargs)
+def paced(url: str, protocol: str, max_blocking: object = DEFAULT) -> Mailkit:
+    """A client of one pooled connection (see `pooled_once`) with `max_blocking` set, or its default."""
+    kwargs: dict[str, Any] = {} if max_blocking is DEFAULT else {"max_blocking": max_blocking}
+    return pooled_once(url, protocol, **kwargs)
 
 
 async def stream(mk: Mailkit, mode: str, page_size: int = PAGE) -> list[Bounce]:
@@ -107,12 +101,12 @@ def spy_on_decode(
 async def test_records_and_order_are_the_same_at_every_setting(
     anyio_backend: str, server: Any, protocol: str, mode: str, setting: object
 ) -> None:
-    async with client(server.url, protocol, None) as whole, whole._transport.http:
+    async with paced(server.url, protocol, None) as whole, whole._transport.http:
         expected = await stream(whole, "bounce_pages")
     ids = [bounce.undelivered_log_id for bounce in expected]
     assert len(ids) == RECORDS and ids == sorted(set(ids))
     assert expected[0].subject and expected[0].bounce_category  # the fields of the English page
-    mk = client(server.url, protocol, setting)
+    mk = paced(server.url, protocol, setting)
     async with mk, mk._transport.http:
         assert await stream(mk, mode) == expected
         await next_call_works(mk)
@@ -122,7 +116,7 @@ async def test_records_and_order_are_the_same_at_every_setting(
 async def test_none_decodes_each_page_in_one_call_on_the_loop(
     anyio_backend: str, server: Any, protocol: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    mk = client(server.url, protocol, None)
+    mk = paced(server.url, protocol, None)
     threads = spy_on_decode(monkeypatch, mk, lambda: None)
     async with mk, mk._transport.http:
         assert len(await stream(mk, "bounces")) == RECORDS
@@ -135,7 +129,7 @@ async def test_none_decodes_each_page_in_one_call_on_the_loop(
 async def test_a_page_is_decoded_in_slices_with_the_loop_let_go_between(
     anyio_backend: str, server: Any, monkeypatch: pytest.MonkeyPatch, protocol: str
 ) -> None:
-    mk = client(server.url, protocol, ALWAYS)
+    mk = paced(server.url, protocol, ALWAYS)
     spinner = Spinner()
     seen: list[int] = []
     spy_on_decode(monkeypatch, mk, lambda: seen.append(spinner.wakeups))
@@ -152,7 +146,7 @@ async def test_a_page_is_decoded_in_slices_with_the_loop_let_go_between(
 async def test_with_a_budget_above_the_gil_switch_interval_xmlrpc_pages_decode_while_the_loop_runs(
     anyio_backend: str, server: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    mk = client(server.url, "xmlrpc", THREADED)
+    mk = paced(server.url, "xmlrpc", THREADED)
     spinner = Spinner()
     ran_meanwhile: list[bool] = []
 
@@ -178,7 +172,7 @@ async def test_with_a_budget_above_the_gil_switch_interval_xmlrpc_pages_decode_w
 async def test_cancelling_between_slices_stops_at_once_and_frees_the_connection(
     anyio_backend: str, server: Any, monkeypatch: pytest.MonkeyPatch, protocol: str
 ) -> None:
-    mk = client(server.url, protocol, ALWAYS)
+    mk = paced(server.url, protocol, ALWAYS)
     scope = anyio.CancelScope()
     calls = 0
 
@@ -205,7 +199,7 @@ async def test_cancelling_between_slices_stops_at_once_and_frees_the_connection(
 async def test_closing_a_stream_early_frees_its_page_in_pieces_when_paced(
     anyio_backend: str, server: Any, protocol: str, setting: float | None
 ) -> None:
-    mk = client(server.url, protocol, setting)
+    mk = paced(server.url, protocol, setting)
     spinner = Spinner()
     async with mk, mk._transport.http, anyio.create_task_group() as group:
         stream = mk.report.raw.bounces(page_size=PAGE)
@@ -234,7 +228,7 @@ async def test_closing_a_stream_early_frees_its_page_in_pieces_when_paced(
 async def test_cancelling_an_xmlrpc_decode_in_a_thread_does_not_wait_for_it_and_frees_the_connection(
     anyio_backend: str, server: Any, monkeypatch: pytest.MonkeyPatch, mode: str
 ) -> None:
-    mk = client(server.url, "xmlrpc", THREADED)
+    mk = paced(server.url, "xmlrpc", THREADED)
     entered, release, finished = anyio.Event(), threading.Event(), threading.Event()
 
     def block() -> None:
@@ -277,11 +271,12 @@ def bounce(i: int, **extra: Any) -> dict[str, Any]:
 async def outcome(protocol: str, setting: float | None, body: bytes, *then: bytes) -> list[object]:
     """The records `bounces()` gives for `body` and the pages `then` (then the end), or the error
     it raises."""
-    path = "/json.fcgi" if protocol == "json" else "/rpc.fcgi"
     answers = [body, *then, page_body(protocol, [])]
-    with respx.mock(base_url="https://api.mailkit.eu") as router:
-        router.post(path).mock(side_effect=[httpx.Response(200, content=answer) for answer in answers])
-        mk = Mailkit(1, MD5, protocol=protocol, max_blocking=setting, retry=RetryPolicy(attempts=1))  # type: ignore[arg-type]
+    with respx.mock(base_url=BASE) as router:
+        router.post(PATHS[protocol]).mock(
+            side_effect=[httpx.Response(200, content=answer) for answer in answers]
+        )
+        mk = client(protocol, max_blocking=setting, retry=RetryPolicy(attempts=1))
         async with mk:
             try:
                 return [b async for b in mk.report.raw.bounces()]
@@ -356,9 +351,9 @@ async def test_json_answers_that_are_not_pages_end_or_fail_as_without_pacing(
 @pytest.mark.parametrize("value", [0, -0.5, True, "0.05", float("nan"), float("inf"), [0.05]])
 def test_max_blocking_must_be_a_positive_number_or_none(value: object) -> None:
     with pytest.raises(InvalidParameterError, match="max_blocking"):
-        Mailkit(1, MD5, max_blocking=value)  # type: ignore[arg-type]
+        Mailkit(CLIENT_ID, MD5, max_blocking=value)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("value", [None, 0.005, 1, 2.5])
 def test_max_blocking_accepts_seconds_or_none(value: float | None) -> None:
-    Mailkit(1, MD5, max_blocking=value)
+    Mailkit(CLIENT_ID, MD5, max_blocking=value)

@@ -7,14 +7,13 @@ import logging
 import time
 from collections.abc import Callable
 
-import anyio
 import httpx
 import pytest
-from _helpers import client, mock, route
+from support.clients import client, mock, refused, route
 
-import mailkit_async._retry as retry_module
 from mailkit_async import RateLimitError, RetryPolicy, ServerError
 from mailkit_async._retry import parse_retry_after
+from mailkit_async._service import UNSUBSCRIBE
 
 pytestmark = pytest.mark.anyio
 
@@ -77,19 +76,6 @@ def test_bad_dates_are_ignored(value: str) -> None:
 # --- end to end ------------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    recorded: list[float] = []
-    real_sleep = anyio.sleep
-
-    async def fake_sleep(delay: float) -> None:
-        recorded.append(delay)
-        await real_sleep(0)
-
-    monkeypatch.setattr(retry_module.anyio, "sleep", fake_sleep)
-    return recorded
-
-
 def _in(seconds: float, form: str) -> str:
     """An HTTP date `seconds` from now, in `form`."""
     moment = time.gmtime(time.time() + seconds)
@@ -108,15 +94,17 @@ def _answer(status: int, retry_after: str) -> Callable[[httpx.Request], httpx.Re
 @pytest.mark.parametrize("form", [*FORMS, "seconds"])
 async def test_every_form_is_waited(anyio_backend: str, sleeps: list[float], form: str) -> None:
     header = "30" if form == "seconds" else _in(30, form)
-    with mock() as router:
-        r = route(router, "json").mock(side_effect=_answer(429, header))
-        async with client("json", retry=RetryPolicy(attempts=2, backoff=0)) as mk:
-            with pytest.raises(RateLimitError) as info:
-                await mk.email.unsubscribe(5)
+    error, r = await refused(
+        RateLimitError,
+        "json",
+        _answer(429, header),
+        lambda mk: mk.email.unsubscribe(5),
+        retry=RetryPolicy(attempts=2, backoff=0),
+    )
     assert r.call_count == 2
     (wait,) = sleeps
     assert 27 <= wait <= 30
-    assert info.value.retry_after is not None and 27 <= info.value.retry_after <= 30
+    assert error.retry_after is not None and 27 <= error.retry_after <= 30
 
 
 @pytest.mark.parametrize(
@@ -147,22 +135,17 @@ async def test_a_wait_past_the_deadline_raises_at_once(
 async def test_the_deadline_counts_what_is_left_of_it(anyio_backend: str) -> None:
     # Real waits: 0.3 s fits a 0.5 s deadline once; the second 0.3 s would pass what is left.
     policy = RetryPolicy(attempts=4, backoff=0, deadline=0.5)
-    with mock() as router:
-        r = route(router, "json").mock(side_effect=_answer(429, "0.3"))
-        async with client("json", retry=policy) as mk:
-            with pytest.raises(RateLimitError) as info:  # the rate limit, not a timeout
-                await mk.email.unsubscribe(5)
+    # the rate limit, not a timeout
+    error, r = await refused(
+        RateLimitError, "json", _answer(429, "0.3"), lambda mk: mk.email.unsubscribe(5), retry=policy
+    )
     assert r.call_count == 2
-    assert info.value.attempts == 2
+    assert error.attempts == 2
 
 
 async def test_a_wait_that_fits_is_slept(anyio_backend: str, sleeps: list[float]) -> None:
     policy = RetryPolicy(attempts=3, backoff=0, deadline=100)
-    with mock() as router:
-        route(router, "json").mock(side_effect=_answer(429, "2"))
-        async with client("json", retry=policy) as mk:
-            with pytest.raises(RateLimitError):
-                await mk.email.unsubscribe(5)
+    await refused(RateLimitError, "json", _answer(429, "2"), lambda mk: mk.email.unsubscribe(5), retry=policy)
     assert sleeps == [2.0, 2.0]
 
 
@@ -173,17 +156,19 @@ async def test_a_retry_is_logged_at_info_with_function_attempt_cause_and_wait(
     anyio_backend: str, caplog: pytest.LogCaptureFixture, sleeps: list[float]
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    with mock() as router:
-        route(router, "json").mock(side_effect=_answer(503, "4"))
-        async with client("json", retry=RetryPolicy(attempts=2, backoff=0)) as mk:
-            with pytest.raises(RateLimitError):
-                await mk.email.unsubscribe("someone@example.com")
+    await refused(
+        RateLimitError,
+        "json",
+        _answer(503, "4"),
+        lambda mk: mk.email.unsubscribe("someone@example.com"),
+        retry=RetryPolicy(attempts=2, backoff=0),
+    )
     (record,) = [
         r for r in caplog.records if r.levelno == logging.INFO and r.name.startswith("mailkit_async")
     ]
     assert record.name == "mailkit_async.retry"
     text = record.getMessage()
-    assert "mailkit.email.unsubscribe" in text
+    assert UNSUBSCRIBE in text
     assert "attempt 1 of 2" in text
     assert "RateLimitError" in text and "HTTP 503" in text
     assert "4.00 s" in text

@@ -8,17 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from _docs import SCHEDULE_FAILED_XML, SCHEDULE_OK_JSON, SCHEDULE_OK_XML
-from _helpers import (
-    SCHEDULE,
-    client,
-    json_params,
-    mock,
-    reply,
-    route,
-    typed,
-    xml_string,
-    xmlrpc_params,
-)
+from support.clients import answered, client, mock, refused, reply, route
+from support.wire import json_params, typed, xml_string, xmlrpc_params
 
 from mailkit_async import (
     UNSET,
@@ -28,6 +19,7 @@ from mailkit_async import (
     MailkitError,
     ScheduleResult,
 )
+from mailkit_async._service import SCHEDULE
 
 pytestmark = pytest.mark.anyio
 
@@ -50,18 +42,19 @@ WHEN = datetime(2030, 1, 2, 10, 5, 59)
 
 
 async def test_json_full_request_and_documented_ok_with_zone(anyio_backend: str) -> None:
-    with mock() as router:
-        r = route(router, "json").mock(return_value=reply(SCHEDULE_OK_JSON))
-        async with client("json") as mk:
-            result = await mk.campaigns.single.schedule(
-                7,
-                WHEN,
-                time_zone="02:00",
-                subject="Předmět",
-                template_id=5,
-                query_id=0,
-                delivery_feed_id=9,
-            )
+    result, r = await answered(
+        "json",
+        SCHEDULE_OK_JSON,
+        lambda mk: mk.campaigns.single.schedule(
+            7,
+            WHEN,
+            time_zone="02:00",
+            subject="Předmět",
+            template_id=5,
+            query_id=0,
+            delivery_feed_id=9,
+        ),
+    )
     assert r.call_count == 1
     params = json_params(r.calls.last.request, SCHEDULE)
     assert typed(params) == typed(
@@ -84,10 +77,7 @@ async def test_json_full_request_and_documented_ok_with_zone(anyio_backend: str)
 
 
 async def test_json_now_sends_only_the_required_keys(anyio_backend: str) -> None:
-    with mock() as router:
-        r = route(router, "json").mock(return_value=reply(SCHEDULE_OK_JSON))
-        async with client("json") as mk:
-            await mk.campaigns.single.schedule(7, "now")
+    _, r = await answered("json", SCHEDULE_OK_JSON, lambda mk: mk.campaigns.single.schedule(7, "now"))
     params = json_params(r.calls.last.request, SCHEDULE)
     # send_date and time_zone always; subject, ID_template, ID_query, ID_delivery_feed omitted.
     assert typed(params) == typed({"ID_message": 7, "send_date": "now", "time_zone": ""})
@@ -105,19 +95,17 @@ async def test_json_now_sends_only_the_required_keys(anyio_backend: str) -> None
     ],
 )
 async def test_json_optional_keys(anyio_backend: str, kwargs: dict[str, Any], extra: dict[str, Any]) -> None:
-    with mock() as router:
-        r = route(router, "json").mock(return_value=reply(SCHEDULE_OK_JSON))
-        async with client("json") as mk:
-            await mk.campaigns.single.schedule(7, "now", **kwargs)
+    _, r = await answered(
+        "json", SCHEDULE_OK_JSON, lambda mk: mk.campaigns.single.schedule(7, "now", **kwargs)
+    )
     params = json_params(r.calls.last.request, SCHEDULE)
     assert typed(params) == typed({"ID_message": 7, "send_date": "now", "time_zone": "", **extra})
 
 
 async def test_json_now_with_a_zone_passes_it_on(anyio_backend: str) -> None:
-    with mock() as router:
-        r = route(router, "json").mock(return_value=reply(SCHEDULE_OK_JSON))
-        async with client("json") as mk:
-            await mk.campaigns.single.schedule(7, "now", time_zone="-03:00")
+    _, r = await answered(
+        "json", SCHEDULE_OK_JSON, lambda mk: mk.campaigns.single.schedule(7, "now", time_zone="-03:00")
+    )
     assert json_params(r.calls.last.request, SCHEDULE)["time_zone"] == "-03:00"
 
 
@@ -125,12 +113,13 @@ async def test_json_now_with_a_zone_passes_it_on(anyio_backend: str) -> None:
 
 
 async def test_xmlrpc_full_request_and_documented_ok_without_zone(anyio_backend: str) -> None:
-    with mock() as router:
-        r = route(router, "xmlrpc").mock(return_value=reply(SCHEDULE_OK_XML_DATED))
-        async with client("xmlrpc") as mk:
-            result = await mk.campaigns.single.schedule(
-                7, WHEN, time_zone="02:00", subject="Předmět", template_id=5, query_id=0, delivery_feed_id=9
-            )
+    result, r = await answered(
+        "xmlrpc",
+        SCHEDULE_OK_XML_DATED,
+        lambda mk: mk.campaigns.single.schedule(
+            7, WHEN, time_zone="02:00", subject="Předmět", template_id=5, query_id=0, delivery_feed_id=9
+        ),
+    )
     assert r.call_count == 1
     params = xmlrpc_params(r.calls.last.request, SCHEDULE)
     assert typed(params) == typed(
@@ -144,10 +133,7 @@ async def test_xmlrpc_full_request_and_documented_ok_without_zone(anyio_backend:
 
 
 async def test_xmlrpc_placeholders_when_nothing_optional_is_given(anyio_backend: str) -> None:
-    with mock() as router:
-        r = route(router, "xmlrpc").mock(return_value=reply(SCHEDULE_OK_XML_DATED))
-        async with client("xmlrpc") as mk:
-            await mk.campaigns.single.schedule(7, "now")
+    _, r = await answered("xmlrpc", SCHEDULE_OK_XML_DATED, lambda mk: mk.campaigns.single.schedule(7, "now"))
     params = xmlrpc_params(r.calls.last.request, SCHEDULE)
     # subject "", time_zone "", the empty `condition`, ID_template 0, an empty struct.
     assert typed(params) == typed((7, "", "now", "", "", 0, {}))
@@ -164,10 +150,9 @@ async def test_xmlrpc_placeholders_when_nothing_optional_is_given(anyio_backend:
 async def test_xmlrpc_optional_ids_travel_as_strings_in_the_struct(
     anyio_backend: str, kwargs: dict[str, Any], struct: dict[str, str]
 ) -> None:
-    with mock() as router:
-        r = route(router, "xmlrpc").mock(return_value=reply(SCHEDULE_OK_XML_DATED))
-        async with client("xmlrpc") as mk:
-            await mk.campaigns.single.schedule(7, "now", **kwargs)
+    _, r = await answered(
+        "xmlrpc", SCHEDULE_OK_XML_DATED, lambda mk: mk.campaigns.single.schedule(7, "now", **kwargs)
+    )
     params = xmlrpc_params(r.calls.last.request, SCHEDULE)
     assert typed(params[6]) == typed(struct)
 
@@ -178,28 +163,27 @@ async def test_xmlrpc_optional_ids_travel_as_strings_in_the_struct(
 @pytest.mark.parametrize("status", [1, "1"], ids=["int", "str"])
 @pytest.mark.parametrize("text", FAILURES)
 async def test_json_documented_failures(anyio_backend: str, text: str, status: object) -> None:
-    with mock() as router:
-        r = route(router, "json").mock(return_value=reply({"error": text, "error_status": status}))
-        async with client("json") as mk:
-            with pytest.raises(APIError) as info:
-                await mk.campaigns.single.schedule(7, "now")
-    assert type(info.value) is APIError
-    assert info.value.message == text
-    assert info.value.function == SCHEDULE
-    assert text in str(info.value)
+    error, r = await refused(
+        APIError,
+        "json",
+        {"error": text, "error_status": status},
+        lambda mk: mk.campaigns.single.schedule(7, "now"),
+    )
+    assert type(error) is APIError
+    assert error.message == text
+    assert error.function == SCHEDULE
+    assert text in str(error)
     assert r.call_count == 1  # a refusal is not retried
 
 
 @pytest.mark.parametrize("text", FAILURES)
 async def test_xmlrpc_documented_failures(anyio_backend: str, text: str) -> None:
-    with mock() as router:
-        route(router, "xmlrpc").mock(return_value=reply(xml_string(text)))
-        async with client("xmlrpc") as mk:
-            with pytest.raises(APIError) as info:
-                await mk.campaigns.single.schedule(7, "now")
-    assert type(info.value) is APIError
-    assert info.value.message == text
-    assert info.value.function == SCHEDULE
+    error, _ = await refused(
+        APIError, "xmlrpc", xml_string(text), lambda mk: mk.campaigns.single.schedule(7, "now")
+    )
+    assert type(error) is APIError
+    assert error.message == text
+    assert error.function == SCHEDULE
 
 
 async def test_xmlrpc_documented_failure_literal(anyio_backend: str) -> None:
@@ -222,10 +206,7 @@ async def test_json_failure_text_with_error_status_zero_is_still_a_refusal(anyio
 @pytest.mark.parametrize("status", [0, "0"], ids=["int", "str"])
 async def test_json_ok_with_string_status_and_unknown_fields(anyio_backend: str, status: object) -> None:
     answer = {**SCHEDULE_OK_JSON, "error_status": status, "ID_send": 991, "extra": {"nested": [1, 2]}}
-    with mock() as router:
-        route(router, "json").mock(return_value=reply(answer))
-        async with client("json") as mk:
-            result = await mk.campaigns.single.schedule(7, "now")
+    result, _ = await answered("json", answer, lambda mk: mk.campaigns.single.schedule(7, "now"))
     assert result.send_date == datetime(2022, 5, 13, 12, 45)
     assert result.time_zone == "Europe/Prague"
 
@@ -234,22 +215,20 @@ async def test_json_ok_with_string_status_and_unknown_fields(anyio_backend: str,
 
 
 async def test_json_cancel_sends_zero_date_and_returns_none(anyio_backend: str) -> None:
-    with mock() as router:
-        r = route(router, "json").mock(
-            return_value=reply({"error": "OK, send_date: 0000-00-00 00:00:00", "error_status": 0})
-        )
-        async with client("json") as mk:
-            result = await mk.campaigns.single.cancel(7)
+    result, r = await answered(
+        "json",
+        {"error": "OK, send_date: 0000-00-00 00:00:00", "error_status": 0},
+        lambda mk: mk.campaigns.single.cancel(7),
+    )
     assert result is None
     params = json_params(r.calls.last.request, SCHEDULE)
     assert typed(params) == typed({"ID_message": 7, "send_date": "0000-00-00", "time_zone": ""})
 
 
 async def test_xmlrpc_cancel_sends_zero_date_and_returns_none(anyio_backend: str) -> None:
-    with mock() as router:
-        r = route(router, "xmlrpc").mock(return_value=reply(xml_string("OK, send_date: 0000-00-00 00:00:00")))
-        async with client("xmlrpc") as mk:
-            result = await mk.campaigns.single.cancel(7)
+    result, r = await answered(
+        "xmlrpc", xml_string("OK, send_date: 0000-00-00 00:00:00"), lambda mk: mk.campaigns.single.cancel(7)
+    )
     assert result is None
     params = xmlrpc_params(r.calls.last.request, SCHEDULE)
     assert typed(params) == typed((7, "", "0000-00-00", "", "", 0, {}))
@@ -263,13 +242,9 @@ async def test_xmlrpc_cancel_sends_zero_date_and_returns_none(anyio_backend: str
     ],
 )
 async def test_cancel_failure(anyio_backend: str, protocol: str, answer: object) -> None:
-    with mock() as router:
-        route(router, protocol).mock(return_value=reply(answer))
-        async with client(protocol) as mk:
-            with pytest.raises(APIError) as info:
-                await mk.campaigns.single.cancel(7)
-    assert info.value.message == "Missing ID of campaign"
-    assert info.value.function == SCHEDULE
+    error, _ = await refused(APIError, protocol, answer, lambda mk: mk.campaigns.single.cancel(7))
+    assert error.message == "Missing ID of campaign"
+    assert error.function == SCHEDULE
 
 
 # --- dates and zones -----------------------------------------------------------------------------
@@ -290,12 +265,11 @@ async def test_aware_datetime_brings_its_own_offset_and_wall_time(
     anyio_backend: str, protocol: str, tz: timezone, zone: str
 ) -> None:
     when = datetime(2030, 1, 2, 10, 5, 42, tzinfo=tz)
-    with mock() as router:
-        r = route(router, protocol).mock(
-            return_value=reply(SCHEDULE_OK_JSON if protocol == "json" else SCHEDULE_OK_XML_DATED)
-        )
-        async with client(protocol) as mk:
-            await mk.campaigns.single.schedule(7, when)
+    _, r = await answered(
+        protocol,
+        SCHEDULE_OK_JSON if protocol == "json" else SCHEDULE_OK_XML_DATED,
+        lambda mk: mk.campaigns.single.schedule(7, when),
+    )
     if protocol == "json":
         params = json_params(r.calls.last.request, SCHEDULE)
         assert (params["send_date"], params["time_zone"]) == ("2030-01-02 10:05", zone)
@@ -318,19 +292,19 @@ async def test_zoneinfo_datetime_uses_the_offset_at_that_moment(anyio_backend: s
 
 async def test_aware_datetime_with_the_same_time_zone_is_accepted(anyio_backend: str) -> None:
     when = datetime(2030, 1, 2, 10, 5, tzinfo=timezone(timedelta(hours=2)))
-    with mock() as router:
-        r = route(router, "json").mock(return_value=reply(SCHEDULE_OK_JSON))
-        async with client("json") as mk:
-            await mk.campaigns.single.schedule(7, when, time_zone="02:00")
+    _, r = await answered(
+        "json", SCHEDULE_OK_JSON, lambda mk: mk.campaigns.single.schedule(7, when, time_zone="02:00")
+    )
     assert json_params(r.calls.last.request, SCHEDULE)["time_zone"] == "02:00"
 
 
 @pytest.mark.parametrize("zone", ["00:00", "14:00", "-12:00", "05:45", "-03:30"])
 async def test_valid_time_zone_forms(anyio_backend: str, zone: str) -> None:
-    with mock() as router:
-        r = route(router, "json").mock(return_value=reply(SCHEDULE_OK_JSON))
-        async with client("json") as mk:
-            await mk.campaigns.single.schedule(7, datetime(2030, 1, 2, 10, 5), time_zone=zone)
+    _, r = await answered(
+        "json",
+        SCHEDULE_OK_JSON,
+        lambda mk: mk.campaigns.single.schedule(7, datetime(2030, 1, 2, 10, 5), time_zone=zone),
+    )
     assert json_params(r.calls.last.request, SCHEDULE)["time_zone"] == zone
 
 
@@ -395,10 +369,9 @@ async def test_invalid_arguments_fail_before_any_request(
 
 @pytest.mark.parametrize("message_id", [0, -1, True, "7", None])
 async def test_cancel_rejects_bad_ids_before_any_request(anyio_backend: str, message_id: object) -> None:
-    with mock() as router:
-        async with client("json") as mk:
-            with pytest.raises(InvalidParameterError):
-                await mk.campaigns.single.cancel(message_id)  # type: ignore[arg-type]
+    _, router = await refused(
+        InvalidParameterError, "json", None, lambda mk: mk.campaigns.single.cancel(message_id)
+    )  # type: ignore[arg-type]
     assert router.calls.call_count == 0
 
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 import logging
 import re
 import ssl
-import traceback
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager, suppress
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
@@ -16,7 +15,10 @@ import anyio.abc
 import httpx
 import pytest
 import respx
-from _helpers import BASE, CALLS, PATHS, xml_fault, xml_string
+from support.calls import CALLS, GENERIC, Invoke
+from support.clients import BASE, client, refused, reply
+from support.leaks import assert_no_secret, chain
+from support.wire import xml_fault, xml_string
 
 from mailkit_async import (
     APIError,
@@ -30,6 +32,7 @@ from mailkit_async import (
     ServerError,
     TransportError,
 )
+from mailkit_async._service import JSON_PATH
 
 pytestmark = pytest.mark.anyio
 
@@ -38,70 +41,26 @@ CLIENT_ID = 4321
 CALL_NAMES = list(CALLS)
 
 
-def chain(error: BaseException) -> Iterator[BaseException]:
-    """`error` and every exception reachable from it: cause, context, groups."""
-    seen: set[int] = set()
-    stack: list[BaseException | None] = [error]
-    while stack:
-        current = stack.pop()
-        if current is None or id(current) in seen:
-            continue
-        seen.add(id(current))
-        yield current
-        stack += [current.__cause__, current.__context__]
-        stack += list(getattr(current, "exceptions", ()))
-
-
 def assert_clean(error: BaseException) -> None:
-    texts = ["".join(traceback.format_exception(error))]
-    for item in chain(error):
-        texts += [str(item), repr(item), *(repr(arg) for arg in item.args), *(str(arg) for arg in item.args)]
-        texts += [repr(value) for value in vars(item).values()]
-        texts += [str(value) for value in vars(item).values()]
-        texts += list(getattr(item, "__notes__", ()))
-        if isinstance(item, httpx.HTTPError):
-            # An httpx error carries the request, whose body holds the credentials.
-            with suppress(RuntimeError):
-                texts.append(item.request.content.decode("utf-8", "replace"))
-    for text in texts:
-        assert SECRET not in text, text
-
-
-_TLS = ssl.create_default_context()
+    assert_no_secret(error, SECRET)
 
 
 def make_client(protocol: str = "json", **kwargs: Any) -> Mailkit:
     kwargs.setdefault("retry", RetryPolicy(attempts=2, backoff=0))
-    kwargs.setdefault("http_client", httpx.AsyncClient(verify=_TLS))
-    return Mailkit(CLIENT_ID, SECRET, protocol=protocol, **kwargs)  # type: ignore[arg-type]
+    return client(protocol, md5=SECRET, **kwargs)
 
 
 async def provoke(
-    protocol: str,
-    invoke: Callable[[Mailkit], Awaitable[Any]],
-    side_effect: Any,
-    expected: type[BaseException] = MailkitError,
-    **kwargs: Any,
+    protocol: str, invoke: Invoke, answer: Any, expected: type[BaseException] = MailkitError, **kwargs: Any
 ) -> BaseException:
-    with respx.mock(base_url=BASE, assert_all_called=False) as router:
-        route = router.post(PATHS[protocol]).mock(side_effect=side_effect)
-        async with make_client(protocol, **kwargs) as mk:
-            with pytest.raises(expected) as info:
-                await invoke(mk)
+    """The error `invoke` ends in when the service answers `answer` (a body, made into a fresh
+    response for every request, or a side effect)."""
+    effect = answer if callable(answer) else lambda request: reply(answer)
+    kwargs.setdefault("retry", RetryPolicy(attempts=2, backoff=0))
+    error, route = await refused(expected, protocol, effect, invoke, md5=SECRET, **kwargs)
     # The service did receive the secret (it is the credential): only the errors must not show it.
     assert all(SECRET.encode() in call.request.content for call in route.calls)
-    return info.value
-
-
-def answer(
-    body: Any, status: int = 200, headers: dict[str, str] | None = None
-) -> Callable[..., httpx.Response]:
-    def effect(request: httpx.Request) -> httpx.Response:
-        if isinstance(body, (bytes, str)):
-            return httpx.Response(status, content=body, headers=headers)
-        return httpx.Response(status, json=body, headers=headers)
-
-    return effect
+    return error  # type: ignore[no-any-return]
 
 
 def raises(kind: type[httpx.HTTPError]) -> Callable[[httpx.Request], httpx.Response]:
@@ -116,56 +75,52 @@ def raises(kind: type[httpx.HTTPError]) -> Callable[[httpx.Request], httpx.Respo
 
 @pytest.mark.parametrize("call", CALL_NAMES)
 async def test_plain_auth_failure(anyio_backend: str, call: str) -> None:
-    _, invoke = CALLS[call]
     error = await provoke(
-        "json", invoke, answer({"error_status": 1, "error": "Unauthorized"}), AuthenticationError
+        "json", CALLS[call].invoke, {"error_status": 1, "error": "Unauthorized"}, AuthenticationError
     )
     assert_clean(error)
 
 
 @pytest.mark.parametrize("call", CALL_NAMES)
 async def test_json_auth_failure_echoing_the_md5(anyio_backend: str, call: str) -> None:
-    _, invoke = CALLS[call]
     body = {"error_status": 1, "error": f"Unauthorized: wrong client_md5 {SECRET}"}
-    error = await provoke("json", invoke, answer(body), AuthenticationError)
+    error = await provoke("json", CALLS[call].invoke, body, AuthenticationError)
     assert_clean(error)
     assert "Unauthorized" in str(error)
 
 
 @pytest.mark.parametrize("call", CALL_NAMES)
 async def test_json_refusal_echoing_the_md5(anyio_backend: str, call: str) -> None:
-    _, invoke = CALLS[call]
     body = {"error_status": "1", "error": f"Invalid parameters for {SECRET}"}
-    error = await provoke("json", invoke, answer(body), APIError)
+    error = await provoke("json", CALLS[call].invoke, body, APIError)
     assert_clean(error)
     assert "Invalid parameters for" in str(error)
 
 
 @pytest.mark.parametrize("call", CALL_NAMES)
 async def test_xmlrpc_auth_string_echoing_the_md5(anyio_backend: str, call: str) -> None:
-    _, invoke = CALLS[call]
-    error = await provoke("xmlrpc", invoke, answer(xml_string(f"Unauthorized {SECRET}")), AuthenticationError)
+    error = await provoke(
+        "xmlrpc", CALLS[call].invoke, xml_string(f"Unauthorized {SECRET}"), AuthenticationError
+    )
     assert_clean(error)
 
 
 @pytest.mark.parametrize("call", ["schedule", "unsubscribe", "revalidate", "results"])
 async def test_xmlrpc_refusal_string_echoing_the_md5(anyio_backend: str, call: str) -> None:
-    _, invoke = CALLS[call]
-    error = await provoke("xmlrpc", invoke, answer(xml_string(f"Invalid value {SECRET}")), APIError)
+    error = await provoke("xmlrpc", CALLS[call].invoke, xml_string(f"Invalid value {SECRET}"), APIError)
     assert_clean(error)
 
 
 @pytest.mark.parametrize("call", CALL_NAMES)
 async def test_xmlrpc_fault_echoing_the_md5(anyio_backend: str, call: str) -> None:
-    _, invoke = CALLS[call]
-    error = await provoke("xmlrpc", invoke, answer(xml_fault(4, f"bad login {SECRET}")), APIError)
+    error = await provoke("xmlrpc", CALLS[call].invoke, xml_fault(4, f"bad login {SECRET}"), APIError)
     assert_clean(error)
     assert "bad login" in str(error)
 
 
 async def test_call_refusal_echoing_the_md5(anyio_backend: str) -> None:
     body = {"error_status": 1, "error": f"Unauthorized {SECRET}"}
-    error = await provoke("json", lambda mk: mk.call("mailkit.x.y", {}), answer(body), AuthenticationError)
+    error = await provoke("json", lambda mk: mk.call(GENERIC, {}), body, AuthenticationError)
     assert_clean(error)
 
 
@@ -186,8 +141,7 @@ async def test_call_refusal_echoing_the_md5(anyio_backend: str) -> None:
 async def test_undecodable_body_echoing_the_md5(
     anyio_backend: str, call: str, protocol: str, body: str
 ) -> None:
-    _, invoke = CALLS[call]
-    error = await provoke(protocol, invoke, answer(body), ResponseDecodeError)
+    error = await provoke(protocol, CALLS[call].invoke, body, ResponseDecodeError)
     assert_clean(error)
     assert isinstance(error, ResponseDecodeError)
     assert error.excerpt  # the excerpt is still there, only the secret is masked
@@ -215,8 +169,7 @@ async def test_echo_of_the_whole_request_body(anyio_backend: str) -> None:
 async def test_valid_json_of_the_wrong_shape_echoing_the_md5(
     anyio_backend: str, call: str, body: Any
 ) -> None:
-    _, invoke = CALLS[call]
-    error = await provoke("json", invoke, answer(body), MailkitError)
+    error = await provoke("json", CALLS[call].invoke, body, MailkitError)
     assert_clean(error)
 
 
@@ -229,8 +182,7 @@ async def test_valid_json_of_the_wrong_shape_echoing_the_md5(
 )
 @pytest.mark.parametrize("call", ["unsubscribe", "schedule"])
 async def test_transport_errors(anyio_backend: str, call: str, kind: type[httpx.HTTPError]) -> None:
-    _, invoke = CALLS[call]
-    error = await provoke("json", invoke, raises(kind), TransportError)
+    error = await provoke("json", CALLS[call].invoke, raises(kind), TransportError)
     assert_clean(error)
     # Not even the httpx exception (whose request holds the body) rides along.
     assert not any(isinstance(item, httpx.HTTPError) for item in chain(error))
@@ -250,7 +202,7 @@ async def test_transport_errors(anyio_backend: str, call: str, kind: type[httpx.
 async def test_http_errors_with_a_body_echoing_the_md5(
     anyio_backend: str, protocol: str, status: int, headers: dict[str, str] | None, expected: type[Exception]
 ) -> None:
-    effect = answer(f"<html>error for {SECRET}</html>", status=status, headers=headers)
+    effect = lambda request: reply(f"<html>error for {SECRET}</html>", status, headers)  # noqa: E731
     error = await provoke(protocol, lambda mk: mk.email.unsubscribe(5), effect, expected)
     assert_clean(error)
 
@@ -298,12 +250,9 @@ async def test_invalid_parameters(anyio_backend: str) -> None:
     ],
 )
 def test_construction_errors(
-    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], kwargs: dict[str, Any]
+    credentials_env: Callable[[dict[str, str]], None], env: dict[str, str], kwargs: dict[str, Any]
 ) -> None:
-    monkeypatch.delenv("MAILKIT_CLIENT_ID", raising=False)
-    monkeypatch.delenv("MAILKIT_CLIENT_MD5", raising=False)
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
+    credentials_env(env)
     with pytest.raises(MailkitError) as info:
         Mailkit(**kwargs)
     assert_clean(info.value)
@@ -402,7 +351,7 @@ async def test_no_log_line_contains_the_md5_with_respx(
         ]
     )
     with respx.mock(base_url=BASE, assert_all_called=False) as router:
-        router.post("/json.fcgi").mock(side_effect=lambda request: next(effects))
+        router.post(JSON_PATH).mock(side_effect=lambda request: next(effects))
         async with make_client(retry=RetryPolicy(attempts=3, backoff=0)) as mk:
             with pytest.raises(ResponseDecodeError):
                 await mk.email.unsubscribe(5)

@@ -12,7 +12,8 @@ from _docs import (
     MASS_RESULTS_OK_JSON,
     MASS_RESULTS_OK_XML,
 )
-from _helpers import RESULTS, client, json_params, mock, reply, route, typed, xml_string, xmlrpc_params
+from support.clients import answered, json_refusal, refused
+from support.wire import json_params, typed, xml_string, xmlrpc_params
 
 from mailkit_async import (
     APIError,
@@ -21,6 +22,7 @@ from mailkit_async import (
     MassSendErrorCode,
     MassSendResults,
 )
+from mailkit_async._service import RESULTS
 
 pytestmark = pytest.mark.anyio
 
@@ -54,10 +56,7 @@ def xml_error_row(code_xml: str, extra: str = "") -> bytes:
     ],
 )
 async def test_json_request(anyio_backend: str, kwargs: dict[str, Any], expected: dict[str, Any]) -> None:
-    with mock() as router:
-        r = route(router, "json").mock(return_value=reply(MASS_RESULTS_OK_JSON))
-        async with client("json") as mk:
-            await mk.sendmail_mass.results(55, **kwargs)
+    _, r = await answered("json", MASS_RESULTS_OK_JSON, lambda mk: mk.sendmail_mass.results(55, **kwargs))
     assert typed(json_params(r.calls.last.request, RESULTS)) == typed(expected)
 
 
@@ -65,10 +64,7 @@ async def test_json_request(anyio_backend: str, kwargs: dict[str, Any], expected
 async def test_xmlrpc_request_order(
     anyio_backend: str, kwargs: dict[str, Any], expected: tuple[int, int]
 ) -> None:
-    with mock() as router:
-        r = route(router, "xmlrpc").mock(return_value=reply(MASS_RESULTS_OK_XML))
-        async with client("xmlrpc") as mk:
-            await mk.sendmail_mass.results(55, **kwargs)
+    _, r = await answered("xmlrpc", MASS_RESULTS_OK_XML, lambda mk: mk.sendmail_mass.results(55, **kwargs))
     # (ID_send or 0, request_id): id_send comes first, as documented.
     assert typed(xmlrpc_params(r.calls.last.request, RESULTS)) == typed(expected)
 
@@ -80,19 +76,13 @@ async def test_xmlrpc_request_order(
     ("protocol", "answer"), [("json", MASS_RESULTS_OK_JSON), ("xmlrpc", MASS_RESULTS_OK_XML)]
 )
 async def test_documented_ok(anyio_backend: str, protocol: str, answer: object) -> None:
-    with mock() as router:
-        route(router, protocol).mock(return_value=reply(answer))
-        async with client(protocol) as mk:
-            result = await mk.sendmail_mass.results(55)
+    result, _ = await answered(protocol, answer, lambda mk: mk.sendmail_mass.results(55))
     assert result == MassSendResults(status="OK", errors=[])
     assert result.ok is True
 
 
 async def test_json_documented_error_is_a_report_not_an_exception(anyio_backend: str) -> None:
-    with mock() as router:
-        r = route(router, "json").mock(return_value=reply(MASS_RESULTS_ERRORS_JSON))
-        async with client("json") as mk:
-            result = await mk.sendmail_mass.results(55)
+    result, r = await answered("json", MASS_RESULTS_ERRORS_JSON, lambda mk: mk.sendmail_mass.results(55))
     assert r.call_count == 1
     assert result.status == "ERROR"
     assert result.ok is False
@@ -114,10 +104,9 @@ async def test_json_documented_error_is_a_report_not_an_exception(anyio_backend:
 
 
 async def test_xmlrpc_documented_error(anyio_backend: str) -> None:
-    with mock() as router:
-        route(router, "xmlrpc").mock(return_value=reply(MASS_RESULTS_ERRORS_XML))
-        async with client("xmlrpc") as mk:
-            result = await mk.sendmail_mass.results(55, send_id=12345)
+    result, _ = await answered(
+        "xmlrpc", MASS_RESULTS_ERRORS_XML, lambda mk: mk.sendmail_mass.results(55, send_id=12345)
+    )
     assert result.ok is False
     assert result.status == "ERROR"
     assert result.errors == [
@@ -153,10 +142,7 @@ async def test_json_unknown_code_and_string_numbers_still_decode(anyio_backend: 
         ],
         "SOMETHING_ELSE": {"a": [1]},
     }
-    with mock() as router:
-        route(router, "json").mock(return_value=reply(answer))
-        async with client("json") as mk:
-            result = await mk.sendmail_mass.results(55)
+    result, _ = await answered("json", answer, lambda mk: mk.sendmail_mass.results(55))
     (error,) = result.errors
     assert typed(error.code) == typed(99)
     assert error.known_code is None
@@ -166,10 +152,7 @@ async def test_json_unknown_code_and_string_numbers_still_decode(anyio_backend: 
 
 async def test_xmlrpc_unknown_code_unknown_members_and_i8(anyio_backend: str) -> None:
     body = xml_error_row("<i4>99</i4>", "<member><name>NEW</name><value><string>x</string></value></member>")
-    with mock() as router:
-        route(router, "xmlrpc").mock(return_value=reply(body))
-        async with client("xmlrpc") as mk:
-            result = await mk.sendmail_mass.results(55)
+    result, _ = await answered("xmlrpc", body, lambda mk: mk.sendmail_mass.results(55))
     (error,) = result.errors
     assert error.code == 99
     assert error.known_code is None
@@ -184,18 +167,14 @@ async def test_every_documented_code_is_known(anyio_backend: str, code: int) -> 
         **MASS_RESULTS_ERRORS_JSON,
         "results": [{**MASS_RESULTS_ERRORS_JSON["results"][0], "ERROR_CODE": code}],
     }
-    with mock() as router:
-        route(router, "json").mock(return_value=reply(answer))
-        async with client("json") as mk:
-            result = await mk.sendmail_mass.results(55)
+    result, _ = await answered("json", answer, lambda mk: mk.sendmail_mass.results(55))
     assert result.errors[0].known_code == MassSendErrorCode(code)
 
 
 async def test_ok_with_unknown_fields(anyio_backend: str) -> None:
-    with mock() as router:
-        route(router, "json").mock(return_value=reply({**MASS_RESULTS_OK_JSON, "queued": 5, "meta": None}))
-        async with client("json") as mk:
-            result = await mk.sendmail_mass.results(55)
+    result, _ = await answered(
+        "json", {**MASS_RESULTS_OK_JSON, "queued": 5, "meta": None}, lambda mk: mk.sendmail_mass.results(55)
+    )
     assert result.ok
 
 
@@ -209,25 +188,17 @@ def test_ok_property() -> None:
 
 @pytest.mark.parametrize("status", [1, "1"], ids=["int", "str"])
 async def test_json_refusal(anyio_backend: str, status: object) -> None:
-    with mock() as router:
-        route(router, "json").mock(
-            return_value=reply({"error_status": status, "error": "Invalid request_id"})
-        )
-        async with client("json") as mk:
-            with pytest.raises(APIError) as info:
-                await mk.sendmail_mass.results(55)
-    assert info.value.message == "Invalid request_id"
-    assert info.value.function == RESULTS
+    error = await json_refusal(status, "Invalid request_id", lambda mk: mk.sendmail_mass.results(55))
+    assert error.message == "Invalid request_id"
+    assert error.function == RESULTS
 
 
 async def test_xmlrpc_refusal_text(anyio_backend: str) -> None:
-    with mock() as router:
-        route(router, "xmlrpc").mock(return_value=reply(xml_string("Invalid request_id")))
-        async with client("xmlrpc") as mk:
-            with pytest.raises(APIError) as info:
-                await mk.sendmail_mass.results(55)
-    assert info.value.message == "Invalid request_id"
-    assert info.value.function == RESULTS
+    error, _ = await refused(
+        APIError, "xmlrpc", xml_string("Invalid request_id"), lambda mk: mk.sendmail_mass.results(55)
+    )
+    assert error.message == "Invalid request_id"
+    assert error.function == RESULTS
 
 
 @pytest.mark.parametrize(
@@ -249,9 +220,8 @@ async def test_xmlrpc_refusal_text(anyio_backend: str) -> None:
 async def test_invalid_arguments_fail_before_any_request(
     anyio_backend: str, protocol: str, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> None:
-    with mock() as router:
-        async with client(protocol) as mk:
-            with pytest.raises(InvalidParameterError) as info:
-                await mk.sendmail_mass.results(*args, **kwargs)
-    assert isinstance(info.value, ValueError)
+    error, router = await refused(
+        InvalidParameterError, protocol, None, lambda mk: mk.sendmail_mass.results(*args, **kwargs)
+    )
+    assert isinstance(error, ValueError)
     assert router.calls.call_count == 0

@@ -15,10 +15,11 @@ from typing import Any
 
 import anyio
 import anyio.lowlevel
-import httpx
 import pytest
+from support.clients import in_process, new_emulator
 
 from mailkit_async import Mailkit, MailkitError, RetryPolicy
+from mailkit_async._service import BOUNCES
 from mailkit_async.testing import Fault, MailkitEmulator
 
 pytestmark = pytest.mark.anyio
@@ -26,14 +27,13 @@ pytestmark = pytest.mark.anyio
 
 @pytest.fixture
 def emulator() -> MailkitEmulator:
-    emu = MailkitEmulator()
+    emu = new_emulator()
     emu.seed_bounces(50)
     return emu
 
 
 def client(emulator: MailkitEmulator) -> Mailkit:
-    http = httpx.AsyncClient(transport=emulator.transport())
-    return Mailkit(1, "emulator", http_client=http, retry=RetryPolicy(attempts=1))
+    return in_process(emulator, retry=RetryPolicy(attempts=1))
 
 
 @contextlib.contextmanager
@@ -81,7 +81,7 @@ async def test_aclosing_closes_it(anyio_backend: str, emulator: MailkitEmulator)
             await stream.aclose()  # twice is harmless
     assert unraisable == []
     assert len(seen) == 15
-    assert emulator.requests["mailkit.report.raw.bounces"] == 2  # two pages, nothing after the close
+    assert emulator.requests[BOUNCES] == 2  # two pages, nothing after the close
 
 
 async def _take(stream: Any, n: int) -> Any:
@@ -95,7 +95,7 @@ async def _take(stream: Any, n: int) -> Any:
 async def test_an_error_ends_the_stream_as_it_would_end_a_generator(
     anyio_backend: str, emulator: MailkitEmulator
 ) -> None:
-    emulator.faults.add(Fault.status(500), times=None, function="mailkit.report.raw.bounces")
+    emulator.faults.add(Fault.status(500), times=None, function=BOUNCES)
     async with client(emulator) as mk:
         stream = mk.report.raw.bounces(page_size=10)
         with pytest.raises(MailkitError) as info:
@@ -103,7 +103,7 @@ async def test_an_error_ends_the_stream_as_it_would_end_a_generator(
         assert info.value.cursor == 0
         with pytest.raises(StopAsyncIteration):
             await stream.__anext__()
-    assert emulator.requests["mailkit.report.raw.bounces"] == 1
+    assert emulator.requests[BOUNCES] == 1
 
 
 async def test_a_full_stream_still_yields_every_record_once(

@@ -33,6 +33,7 @@ from mailkit_async._codecs._xmlrpc_wire import (
     dumps_call,
     loads_response,
 )
+from mailkit_async._service import BOUNCES
 
 # --------------------------------------------------------------------------------------------
 # The XML-RPC answers printed in the Mailkit documentation (verbatim in _docs) and their values.
@@ -431,10 +432,10 @@ def test_dumps_call_every_type_reparsed_by_stdlib() -> None:
         [1, ["nested", [None]], {"k": b"v"}],
         {"z": 1, "a": {"b": [True, 2.5]}, "é & <": "x"},
     ]
-    body = dumps_call("mailkit.report.raw.bounces", params)
+    body = dumps_call(BOUNCES, params)
     assert body.startswith(b'<?xml version="1.0" encoding="UTF-8"?><methodCall>')
     got, method = xmlrpc.client.loads(body, use_builtin_types=True)
-    assert method == "mailkit.report.raw.bounces"
+    assert method == BOUNCES
     assert same(list(got), params)
     last = got[-1]
     assert isinstance(last, dict)
