@@ -441,13 +441,13 @@ async def test_call_with_any_parameters(anyio_backend: str, values: list[Any], p
 @pytest.mark.parametrize(
     ("error", "hinted"),
     [
-        (AuthenticationError("mailkit.report.raw.bounces", "Unauthorized"), False),
+        (AuthenticationError("Unauthorized", function="mailkit.report.raw.bounces"), False),
         (ClientClosedError("the client is closed"), False),
-        (APIError("mailkit.report.raw.bounces", "Invalid ID_message"), False),
+        (APIError("Invalid ID_message", function="mailkit.report.raw.bounces"), False),
         (TransportError("read timed out", function="mailkit.report.raw.bounces"), True),
         (ServerError("HTTP 503", function="mailkit.report.raw.bounces"), True),
-        (PaginationError("mailkit.report.raw.bounces", "stuck", cursor=5), True),
-        (ResponseDecodeError("mailkit.report.raw.bounces", "not valid JSON"), True),
+        (PaginationError("stuck", function="mailkit.report.raw.bounces", cursor=5), True),
+        (ResponseDecodeError("not valid JSON", function="mailkit.report.raw.bounces"), True),
     ],
 )
 def test_only_errors_that_resuming_may_get_past_suggest_resuming(error: MailkitError, hinted: bool) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 import msgspec
@@ -11,8 +12,8 @@ from .._models import Bounce
 from .._request import Request
 from .._secrets import WINDOW
 from .._service import JSON_CONTENT_TYPE, JSON_PATH
-from . import Buffer, ProtocolName, is_blank
-from ._bounces import as_page, unknown_field, with_unknown_fields
+from . import Buffer, F, ProtocolName, Readers, is_blank, page_or_error
+from ._bounces import unknown_field, with_unknown_fields
 
 __all__ = ["JSON_CODEC", "JsonCodec"]
 
@@ -30,6 +31,7 @@ class JsonCodec:
     protocol: Final[ProtocolName] = "json"
     path: Final = JSON_PATH
     content_type: Final = JSON_CONTENT_TYPE
+    positional: Final = False
 
     def __init__(self) -> None:
         self._encoder = msgspec.json.Encoder()
@@ -38,6 +40,21 @@ class JsonCodec:
         # numeric strings ("12345") into ints in C. The union admits what an empty or failed
         # page looks like instead: {} / {"error_status": 1, ...} or "" (or one record object).
         self._page = msgspec.json.Decoder(list[Bounce] | dict[str, Any] | str, strict=False)
+
+    def reader(self, readers: Readers[F]) -> F:
+        return readers.json
+
+    def call_request(
+        self, function: str, parameters: Mapping[str, object] | Sequence[object], idempotent: bool
+    ) -> Request:
+        if not isinstance(parameters, Mapping):
+            if parameters:
+                raise InvalidParameterError("JSON parameters are a mapping of names to values")
+            parameters = {}
+        return Request(function, dict(parameters), (), idempotent)
+
+    def parameters(self, request: Request) -> object:
+        return request.json_params
 
     def encode(self, request: Request, client_id: int, client_md5: str) -> bytes:
         """The body; `InvalidParameterError` for a value JSON (or the service) cannot carry."""
@@ -70,14 +87,9 @@ class JsonCodec:
             value = page if page is not None else _decode(self._any, function, body)
         except (msgspec.DecodeError, *_HOSTILE) as exc:
             raise ResponseDecodeError(
-                function, f"not valid JSON ({exc})", excerpt=bytes(body[:WINDOW])
+                f"not valid JSON ({exc})", function=function, excerpt=bytes(body[:WINDOW])
             ) from None
-        try:
-            return as_page(value)
-        except TypeError as exc:
-            raise ResponseDecodeError(
-                function, f"unexpected answer ({exc})", excerpt=bytes(body[:WINDOW])
-            ) from None
+        return page_or_error(function, value, body, "answer")
 
 
 _INT64: Final = range(-(2**63), 2**63)
@@ -127,9 +139,13 @@ def _decode(decoder: msgspec.json.Decoder[Any], function: str, body: Buffer) -> 
     try:
         return decoder.decode(body)
     except msgspec.ValidationError as exc:
-        error = ResponseDecodeError(function, f"unexpected answer ({exc})", excerpt=bytes(body[:WINDOW]))
+        error = ResponseDecodeError(
+            f"unexpected answer ({exc})", function=function, excerpt=bytes(body[:WINDOW])
+        )
     except (msgspec.DecodeError, *_HOSTILE) as exc:
-        error = ResponseDecodeError(function, f"not valid JSON ({exc})", excerpt=bytes(body[:WINDOW]))
+        error = ResponseDecodeError(
+            f"not valid JSON ({exc})", function=function, excerpt=bytes(body[:WINDOW])
+        )
     raise error
 
 

@@ -18,7 +18,7 @@ import anyio
 from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from .._answers import api_error, check_auth_text, error_status, short
+from .._answers import api_error, check_auth_text, error_status
 from .._codecs._bounces import LOG_ID, UNPLACED
 from .._exceptions import (
     InvalidParameterError,
@@ -29,8 +29,10 @@ from .._exceptions import (
 )
 from .._models import Bounce
 from .._request import Request
+from .._secrets import quote
 from .._service import BOUNCES, MAX_PAGE_SIZE
 from ._params import bounded_int, named, optional_positive_id
+from ._resource import Resource
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -49,17 +51,15 @@ def _unplaced(page: list[Bounce], at: int, cursor: int, redact: Redactor) -> Unp
     record = page[at]
     end = next((i for i in range(at + 1, len(page)) if page[i].undelivered_log_id == UNPLACED), len(page))
     following = page[at + 1 : end]
-    sent = short(record.extra[LOG_ID]) if LOG_ID in record.extra else "no such field"
+    sent = quote(record.extra[LOG_ID]) if LOG_ID in record.extra else "no such field"
     # Never keep the credentials, nor a piece of them (any case): the records are objects, which
     # the redaction at the client's exit cannot reach.
     text = repr((record, following))
     quoted = redact(text) != text
     return UnplacedRecordError(
-        BOUNCES,
         f"record {at + 1} of the page after ID {cursor} has no usable {LOG_ID} ({sent}; "
-        f"email {short(record.email)}, send_id {record.send_id}): it cannot be placed",
+        f"email {quote(record.email)}, send_id {record.send_id}): it cannot be placed",
         excerpt=repr(record),
-        cursor=cursor,
         record=None if quoted else record,
         following=None if quoted else following,
         skip_after=following[-1].undelivered_log_id if following else None,
@@ -85,7 +85,8 @@ class _Cursor:
         self.done = False
 
     async def next_page(self) -> list[Bounce] | None:
-        """The next non-empty page, or ``None`` at the end. Errors carry the cursor to resume at."""
+        """The next non-empty page, or ``None`` at the end. Errors carry the cursor to resume at
+        (set here, the one place that knows it)."""
         if self.done:
             return None
         try:
@@ -124,9 +125,7 @@ class _Cursor:
             if len(page) == 1 and page[0].undelivered_log_id == cursor:
                 return None  # only the echo of the cursor record (inclusive reading): the end
             raise PaginationError(
-                BOUNCES,
-                f"the service returned {len(page)} record(s) none of which is past the cursor",
-                cursor=cursor,
+                f"the service returned {len(page)} record(s) none of which is past the cursor"
             )
         if ids[0] <= cursor:
             # The inclusive reading echoes the cursor record: drop what was already yielded.
@@ -136,7 +135,7 @@ class _Cursor:
             del page[:start], ids[:start]
         # Cheap in C, and the guarantee that makes the cursor sound: IDs strictly ascending.
         if not all(map(lt, ids, ids[1:])):
-            raise PaginationError(BOUNCES, "records are not in ascending ID order", cursor=cursor)
+            raise PaginationError("records are not in ascending ID order")
         self.position = ids[-1]
         return page
 
@@ -157,11 +156,11 @@ def _not_a_page(value: object) -> None:
     if value == "" or value == {}:
         return
     if isinstance(value, str):
-        check_auth_text(BOUNCES, value)
-        raise api_error(BOUNCES, value)
+        check_auth_text(value)
+        raise api_error(value)
     if isinstance(value, Mapping) and (error_status(value) or "error" in value):
-        raise api_error(BOUNCES, str(value.get("error", "")))
-    raise ResponseDecodeError(BOUNCES, "expected a list of records", excerpt=repr(value))
+        raise api_error(str(value.get("error", "")))
+    raise ResponseDecodeError("expected a list of records", excerpt=repr(value))
 
 
 class BouncePages:
@@ -252,11 +251,8 @@ class BouncePages:
                 self._error = error
 
 
-class RawReport:
+class RawReport(Resource):
     """`mk.report.raw`: the `mailkit.report.raw.*` functions."""
-
-    def __init__(self, client: Mailkit) -> None:
-        self._client = client
 
     @named("report.raw.bounces")
     def bounces(
