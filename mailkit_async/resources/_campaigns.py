@@ -81,10 +81,9 @@ class SingleCampaign(Resource):
                 with a `delivery_feed_id`.
             APIError: The service refused: an unknown campaign ("Missing ID of campaign"), a date
                 in the past by its clock, an invalid rule or feed.
-            AuthenticationError: Wrong credentials, or an IP the account does not allow.
-            RateLimitError: The service kept rate limiting (429, or 503 with `Retry-After`).
-            ServerError: The service kept answering 5xx.
-            TransportError: The network failed or timed out, once retries were spent.
+            AuthenticationError: The credentials or the caller's IP were refused.
+            TransientError: Once retries were spent: `RateLimitError` (429, or 503 with
+                `Retry-After`), `ServerError` (5xx) or `TransportError` (network, timeouts).
             ResponseDecodeError: The answer is not what the function returns.
                 After a read timeout or a 5xx the send may have been scheduled: check the
                 campaign before trying again.
@@ -132,10 +131,9 @@ class SingleCampaign(Resource):
         Raises:
             InvalidParameterError: `message_id` is not a positive int.
             APIError: The service refused (an unknown campaign).
-            AuthenticationError: Wrong credentials, or an IP the account does not allow.
-            RateLimitError: The service kept rate limiting (429, or 503 with `Retry-After`).
-            ServerError: The service kept answering 5xx.
-            TransportError: The network failed or timed out, once retries were spent.
+            AuthenticationError: The credentials or the caller's IP were refused.
+            TransientError: Once retries were spent: `RateLimitError` (429, or 503 with
+                `Retry-After`), `ServerError` (5xx) or `TransportError` (network, timeouts).
             ResponseDecodeError: The answer is not what the function returns.
         """
         message_id = positive_id("message_id", message_id)

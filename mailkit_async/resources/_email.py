@@ -78,10 +78,9 @@ class Email(Resource):
             NotUnsubscribedError: The address is not unsubscribed, so there is nothing to do (with
                 `error.attempts > 1`, a lost earlier attempt may have revalidated it).
             APIError: The service refused (an unknown address or ID).
-            AuthenticationError: Wrong credentials, or an IP the account does not allow.
-            RateLimitError: The service kept rate limiting (429, or 503 with `Retry-After`).
-            ServerError: The service kept answering 5xx.
-            TransportError: The network failed or timed out, once retries were spent.
+            AuthenticationError: The credentials or the caller's IP were refused.
+            TransientError: Once retries were spent: `RateLimitError` (429, or 503 with
+                `Retry-After`), `ServerError` (5xx) or `TransportError` (network, timeouts).
             ResponseDecodeError: The answer is not what the function returns.
         """
         target = email_or_id(email)
@@ -140,18 +139,17 @@ class Email(Resource):
             InvalidParameterError: A bad argument, before anything is sent: not an address nor a
                 positive ID, `send_optout` not a bool, `pause_days` outside 14..90.
             APIError: The service refused ("Invalid ID_email or email": a malformed address, or
-                an ID the account does not have).
-            AuthenticationError: Wrong credentials, or an IP the account does not allow.
-            RateLimitError: The service kept rate limiting (429, or 503 with `Retry-After`).
-            ServerError: The service kept answering 5xx.
-            TransportError: The network failed or timed out, once retries were spent.
+                an ID the account does not have); `AuthenticationError`: the credentials or the
+                caller's IP.
+            TransientError: Once retries were spent: `RateLimitError` (429, or 503 with
+                `Retry-After`), `ServerError` (5xx) or `TransportError` (network, timeouts).
             ResponseDecodeError: The answer is not what the function returns.
         """
         target = email_or_id(email)
-        send_message_id = optional_positive_id("send_message_id", send_message_id)
-        send_optout = require_bool("send_optout", send_optout)
         if pause_days is not None:
             pause_days = bounded_int("pause_days", pause_days, 14, 90)
+        send_message_id = optional_positive_id("send_message_id", send_message_id)
+        send_optout = require_bool("send_optout", send_optout)
         # JSON needs both `email` and `ID_email`, one of them null (as the docs say).
         json: dict[str, object] = {
             "email": target if isinstance(target, str) else None,

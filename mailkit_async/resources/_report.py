@@ -10,6 +10,7 @@ a page of one can only ever hold the record already seen, so `page_size` starts 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterator, Mapping
+from dataclasses import dataclass
 from operator import attrgetter, lt
 from types import TracebackType
 from typing import TYPE_CHECKING, Final
@@ -66,23 +67,17 @@ def _unplaced(page: list[Bounce], at: int, cursor: int, redact: Redactor) -> Unp
     )
 
 
+@dataclass(eq=False, slots=True)
 class _Cursor:
-    """Fetches page after page from `after_id`, advancing by the last `undelivered_log_id` seen."""
+    """Fetches page after page from `position` (the `after_id` given), advancing by the last
+    `undelivered_log_id` seen."""
 
-    def __init__(
-        self,
-        client: Mailkit,
-        message_id: int | None,
-        send_id: int | None,
-        after_id: int,
-        page_size: int,
-    ) -> None:
-        self._client = client
-        self._message_id = message_id
-        self._send_id = send_id
-        self._page_size = page_size
-        self.position = after_id
-        self.done = False
+    client: Mailkit
+    message_id: int | None
+    send_id: int | None
+    position: int
+    page_size: int
+    done: bool = False
 
     async def next_page(self) -> list[Bounce] | None:
         """The next non-empty page, or ``None`` at the end. Errors carry the cursor to resume at
@@ -90,7 +85,7 @@ class _Cursor:
         if self.done:
             return None
         try:
-            page = await self._client._execute(self._request(), self._accept, bounces=True)
+            page = await self.client._execute(self._request(), self._accept, bounces=True)
         except MailkitError as error:
             error.cursor = self.position
             raise
@@ -100,13 +95,13 @@ class _Cursor:
 
     def _request(self) -> Request:
         json: dict[str, object] = {}
-        if self._message_id is not None:
-            json["ID_message"] = self._message_id
-        if self._send_id is not None:
-            json["ID_send"] = self._send_id
+        if self.message_id is not None:
+            json["ID_message"] = self.message_id
+        if self.send_id is not None:
+            json["ID_send"] = self.send_id
         json["ID_undelivered_log"] = self.position
-        json["limit"] = self._page_size
-        positional = (self._message_id or 0, self._send_id or 0, self.position, self._page_size)
+        json["limit"] = self.page_size
+        positional = (self.message_id or 0, self.send_id or 0, self.position, self.page_size)
         # A read: re-sending it is always harmless, so every transient fault is retried.
         return Request(BOUNCES, json, positional, idempotent=True)
 
@@ -147,7 +142,7 @@ class _Cursor:
         """
         at = ids.index(UNPLACED)
         if not any(identifier > self.position for identifier in ids[:at]):
-            raise _unplaced(page, at, self.position, self._client._redact)
+            raise _unplaced(page, at, self.position, self.client._redact)
         return page[:at], ids[:at]
 
 
@@ -293,10 +288,9 @@ class RawReport(Resource):
             InvalidParameterError: A bad argument, raised by this call itself, before iteration.
             PaginationError: During iteration, a page that does not move past the cursor.
             APIError: During iteration, the service refused the call.
-            AuthenticationError: During iteration, wrong credentials, or an IP the account does not allow.
-            RateLimitError: The service kept rate limiting (429, or 503 with `Retry-After`).
-            ServerError: The service kept answering 5xx.
-            TransportError: The network failed or timed out, once retries were spent.
+            AuthenticationError: During iteration, the credentials or the caller's IP were refused.
+            TransientError: Once retries were spent: `RateLimitError` (429, or 503 with
+                `Retry-After`), `ServerError` (5xx) or `TransportError` (network, timeouts).
             ResponseDecodeError: The answer is not what the function returns
                 (`UnplacedRecordError`: a record without a usable ID).
                 An error that ends the stream carries `cursor`, where to resume.
@@ -323,10 +317,9 @@ class RawReport(Resource):
         ```
 
         Args:
-            message_id: Only this campaign's bounces. Default: every campaign's.
-            send_id: Only this send's bounces. Default: every send's.
-            after_id: The cursor: records after this `undelivered_log_id`. Default `None`: from
-                the first record.
+            message_id: As for `bounces`.
+            send_id: As for `bounces`.
+            after_id: As for `bounces`.
             page_size: Records asked for per page, 2 to 25 000 (the default), as for `bounces`.
             prefetch: Pages fetched ahead while you work on the current one, 0..8. Default 0.
                 With prefetch the pages must be entered with `async with`, which owns the
@@ -337,14 +330,7 @@ class RawReport(Resource):
 
         Raises:
             InvalidParameterError: A bad argument, raised by this call itself, before iteration.
-            PaginationError: During iteration, a page that does not move past the cursor.
-            APIError: During iteration, the service refused the call.
-            AuthenticationError: During iteration, wrong credentials, or an IP the account does not allow.
-            RateLimitError: The service kept rate limiting (429, or 503 with `Retry-After`).
-            ServerError: The service kept answering 5xx.
-            TransportError: The network failed or timed out, once retries were spent.
-            ResponseDecodeError: The answer is not what the function returns
-                (`UnplacedRecordError`: a record without a usable ID).
+            MailkitError: During iteration, the errors `bounces` lists.
         """
         cursor = self._cursor(message_id, send_id, after_id, page_size)
         return BouncePages(cursor, bounded_int("prefetch", prefetch, 0, 8))
@@ -378,7 +364,7 @@ class BounceStream:
         self._records: Iterator[Bounce] = iter(())
         # With max_blocking, a spent page is freed in pieces: freeing 25 000 records at once
         # holds the loop for ~10 ms.
-        pacer = cursor._client._pacer
+        pacer = cursor.client._pacer
         self._release: Callable[[list[Bounce]], Awaitable[None]] | None = (
             None if pacer is None else pacer.release
         )

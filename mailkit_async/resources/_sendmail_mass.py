@@ -55,10 +55,9 @@ class SendmailMass(Resource):
         Raises:
             InvalidParameterError: An ID that is not a positive int, before anything is sent.
             APIError: The service refused the call.
-            AuthenticationError: Wrong credentials, or an IP the account does not allow.
-            RateLimitError: The service kept rate limiting (429, or 503 with `Retry-After`).
-            ServerError: The service kept answering 5xx.
-            TransportError: The network failed or timed out, once retries were spent.
+            AuthenticationError: The credentials or the caller's IP were refused.
+            TransientError: Once retries were spent: `RateLimitError` (429, or 503 with
+                `Retry-After`), `ServerError` (5xx) or `TransportError` (network, timeouts).
             ResponseDecodeError: The answer is not what the function returns.
         """
         request_id = positive_id("request_id", request_id)
