@@ -170,8 +170,11 @@ class Transport:
                     )
                 return data
             finally:
-                with anyio.CancelScope(shield=True):
-                    await response.aclose()
+                # A body read to its end is closed already (httpx closes it): only a response
+                # left part-read needs the shielded close, which costs a cancel scope per call.
+                if not response.is_closed:
+                    with anyio.CancelScope(shield=True):
+                        await response.aclose()
         # Raised outside the except block: the httpx exception (whose request holds the body,
         # credentials included) must not ride along as __context__.
         raise error
