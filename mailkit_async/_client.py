@@ -24,6 +24,7 @@ from ._secrets import MASK, Redactor, redact_error
 from ._service import DEFAULT_BASE_URL
 from ._transport import DEFAULT_MAX_RESPONSE_BYTES, Answer, Transport
 from ._version import __version__
+from .resources import Campaigns, Email, Report, SendmailMass
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -108,8 +109,6 @@ class Mailkit:
         rate_limit: RateLimit | None = None,
         max_blocking: float | None = DEFAULT_MAX_BLOCKING,
     ) -> None:
-        from .resources import Campaigns, Email, Report, SendmailMass
-
         self._client_id = _client_id(client_id)
         self._client_md5 = _client_md5(client_md5)
         self._redact = Redactor(self._client_md5)

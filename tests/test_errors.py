@@ -486,3 +486,33 @@ def test_argument_errors_of_the_stream_name_the_method_called(method: str, call:
     with pytest.raises(InvalidParameterError) as info:
         call(Mailkit(1, MD5))
     assert info.value.method == method and str(info.value).startswith(f"{method}: ")
+
+
+# --- one way to build an error -----------------------------------------------------------------------------
+
+ERROR_TYPES = [
+    MailkitError,
+    InvalidParameterError,
+    ClientClosedError,
+    APIError,
+    AuthenticationError,
+    PaginationError,
+    TransportError,
+    ServerError,
+    RateLimitError,
+    ResponseDecodeError,
+]
+
+
+@pytest.mark.parametrize("kind", ERROR_TYPES, ids=lambda kind: kind.__name__)
+def test_every_error_takes_its_message_alone_and_every_other_field_by_name(kind: type[MailkitError]) -> None:
+    error = kind("went wrong", function="mailkit.email.unsubscribe")
+    assert (error.message, error.function, error.cursor, error.attempts) == (
+        "went wrong",
+        "mailkit.email.unsubscribe",
+        None,
+        0,
+    )
+    assert str(error).startswith("mailkit.email.unsubscribe: went wrong")
+    with pytest.raises(TypeError):
+        kind("mailkit.email.unsubscribe", "went wrong")  # type: ignore[misc]
