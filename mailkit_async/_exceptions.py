@@ -1,8 +1,10 @@
 """The error hierarchy: catch `MailkitError` for everything, or a subclass for one kind of failure.
 
 Every error is built one way: the message is the one positional argument, every other field is
-keyword-only. Each field is set by the layer that knows it: the client's exit (`Mailkit._execute`)
-names the `function` sent and how many `attempts` it took, the bounce stream its `cursor`.
+keyword-only. Each field is set by the layer that knows it: `function` by the layers handed it
+(the transport, the codecs) and, for every other error, by the client's exit (`Mailkit._execute`);
+`attempts` by the transport, which counts the sends (the exit copies the count onto an answer it
+refuses); `cursor` by the bounce stream.
 """
 
 from __future__ import annotations

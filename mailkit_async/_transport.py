@@ -91,7 +91,7 @@ class Transport:
         """The answer's body, after retries; raises a `MailkitError` subclass on failure.
 
         Every outcome carries how many times the request was sent (`attempts`): the answer, or
-        the error (set here, the one place that counts them). `function` names the call in logs.
+        the error (set here, the one place that counts them); its errors name `function`.
         """
         url = self.base_url + path
         headers = {"Content-Type": content_type, "User-Agent": self._user_agent}
@@ -114,13 +114,15 @@ class Transport:
             )
 
         try:
-            data = await self._with_deadline(retried)
+            data = await self._with_deadline(retried, function)
         except MailkitError as error:
             error.attempts = sent
             raise
         return Answer(data, sent)
 
-    async def _with_deadline(self, retried: Callable[[float], Awaitable[bytearray]]) -> bytearray:
+    async def _with_deadline(
+        self, retried: Callable[[float], Awaitable[bytearray]], function: str
+    ) -> bytearray:
         if self.policy.deadline is None:
             return await retried(math.inf)
         try:
@@ -128,7 +130,9 @@ class Transport:
                 return await retried(scope.deadline)
         except TimeoutError:
             error = TransportError(
-                f"no answer within the call's deadline of {self.policy.deadline:g} s", timed_out=True
+                f"no answer within the call's deadline of {self.policy.deadline:g} s",
+                function=function,
+                timed_out=True,
             )
         raise error
 
@@ -148,17 +152,17 @@ class Transport:
         try:
             response = await self.http.send(request, stream=True)
         except httpx.HTTPError as exc:
-            error = _network_error(exc, sent=not isinstance(exc, _NOT_SENT))
+            error = _network_error(exc, function, sent=not isinstance(exc, _NOT_SENT))
         except RuntimeError as exc:
             # httpx's "client has been closed", or asyncio's "Event loop is closed" from a pooled
             # connection of an event loop that has ended.
-            error = _closed_error(exc, closed=self.http.is_closed)
+            error = _closed_error(exc, function, closed=self.http.is_closed)
         else:
             try:
-                self._check_status(response)
-                data = await self._read(response)
+                self._check_status(response, function)
+                data = await self._read(response, function)
             except httpx.HTTPError as exc:
-                error = _network_error(exc, sent=True)
+                error = _network_error(exc, function, sent=True)
             else:
                 if log.isEnabledFor(logging.DEBUG):
                     log.debug(
@@ -179,7 +183,7 @@ class Transport:
         # credentials included) must not ride along as __context__.
         raise error
 
-    def _check_status(self, response: httpx.Response) -> None:
+    def _check_status(self, response: httpx.Response, function: str) -> None:
         status = response.status_code
         if 200 <= status < 300:
             return
@@ -188,46 +192,60 @@ class Transport:
             if retry_after is not None and self.rate_limit is not None:
                 # The account is over its limit: hold back every caller, not just this one.
                 self.rate_limit.pause(min(retry_after, self.policy.max_retry_after))
-            raise RateLimitError(f"rate limited (HTTP {status})", status_code=status, retry_after=retry_after)
-        if status >= 500:
-            raise ServerError(
-                f"HTTP {status} {response.reason_phrase}".rstrip(),
+            raise RateLimitError(
+                f"rate limited (HTTP {status})",
+                function=function,
                 status_code=status,
                 retry_after=retry_after,
             )
-        raise APIError(f"unexpected HTTP {status} {response.reason_phrase}".rstrip(), code=status)
+        if status >= 500:
+            raise ServerError(
+                f"HTTP {status} {response.reason_phrase}".rstrip(),
+                function=function,
+                status_code=status,
+                retry_after=retry_after,
+            )
+        raise APIError(
+            f"unexpected HTTP {status} {response.reason_phrase}".rstrip(), function=function, code=status
+        )
 
-    async def _read(self, response: httpx.Response) -> bytearray:
+    async def _read(self, response: httpx.Response, function: str) -> bytearray:
         """Read the body, refusing it as soon as it exceeds the cap (checked while reading)."""
         limit = self._max_response_bytes
         declared = response.headers.get("Content-Length", "")
         if declared.isdigit() and int(declared) > limit:
-            raise ResponseDecodeError(f"answer of {declared} bytes exceeds max_response_bytes={limit}")
+            raise ResponseDecodeError(
+                f"answer of {declared} bytes exceeds max_response_bytes={limit}", function=function
+            )
         buffer = bytearray()
         async for chunk in response.aiter_bytes():
             buffer += chunk
             if len(buffer) > limit:
                 raise ResponseDecodeError(
-                    f"answer exceeds max_response_bytes={limit}", excerpt=bytes(buffer[:WINDOW])
+                    f"answer exceeds max_response_bytes={limit}",
+                    function=function,
+                    excerpt=bytes(buffer[:WINDOW]),
                 )
         return buffer
 
 
-def _closed_error(exc: RuntimeError, *, closed: bool) -> ClientClosedError:
+def _closed_error(exc: RuntimeError, function: str, *, closed: bool) -> ClientClosedError:
     if closed:
-        return ClientClosedError("its http_client is closed")
+        return ClientClosedError("its http_client is closed", function=function)
     return ClientClosedError(
         f"the HTTP client cannot send ({exc}): if it was used in another event loop, create the "
-        "client (and any http_client) inside the running event loop"
+        "client (and any http_client) inside the running event loop",
+        function=function,
     )
 
 
-def _network_error(exc: httpx.HTTPError, *, sent: bool) -> TransportError:
+def _network_error(exc: httpx.HTTPError, function: str, *, sent: bool) -> TransportError:
     timed_out = isinstance(exc, httpx.TimeoutException)
     what = "timed out" if timed_out else "network error"
     detail = str(exc) or type(exc).__name__
     return TransportError(
         f"{what}: {type(exc).__name__}: {detail}",
+        function=function,
         request_sent=sent,
         timed_out=timed_out,
     )
