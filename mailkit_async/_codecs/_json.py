@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
@@ -59,13 +60,17 @@ class JsonCodec:
     def encode(self, request: Request, client_id: int, client_md5: str) -> bytes:
         """The body; `InvalidParameterError` for a value JSON (or the service) cannot carry."""
         parameters = dict(request.json_params)
-        problem = "an int beyond 64 bits" if _too_wide(parameters) else ""
-        if not problem:
-            try:
-                return self._encoder.encode(_Envelope(request.function, client_id, client_md5, parameters))
-            except (TypeError, ValueError, OverflowError, RecursionError, msgspec.EncodeError) as exc:
-                # UnicodeEncodeError (a lone surrogate) is a ValueError. Raised outside the except.
-                problem = f"{type(exc).__name__}: {exc}"
+        try:
+            body = self._encoder.encode(_Envelope(request.function, client_id, client_md5, parameters))
+        except (TypeError, ValueError, OverflowError, RecursionError, msgspec.EncodeError) as exc:
+            # UnicodeEncodeError (a lone surrogate) is a ValueError. Raised outside the except.
+            problem = _WIDE if _too_wide(parameters) else f"{type(exc).__name__}: {exc}"
+        else:
+            # msgspec writes an int of any width; the service reads 64 bits. Only a body with a run
+            # of 19 digits can hold a wider one, so only such a body has its parameters walked.
+            if _DIGITS_19.search(body) is None or not _too_wide(parameters):
+                return body
+            problem = _WIDE
         raise InvalidParameterError(
             f"{_culprit(self._encoder, parameters)} cannot be sent over JSON ({problem})",
             function=request.function,
@@ -93,6 +98,8 @@ class JsonCodec:
 
 
 _INT64: Final = range(-(2**63), 2**63)
+_WIDE: Final = "an int beyond 64 bits"
+_DIGITS_19: Final = re.compile(rb"[0-9]{19}")
 
 
 def _too_wide(value: object) -> bool:
