@@ -39,7 +39,8 @@ class MailkitError(Exception):
     `function` names the Mailkit function the error concerns (``None`` when it is not about a call,
     for example missing credentials); `method` the client method called, where the two differ
     (`campaigns.single.cancel` sends `mailkit.campaigns.single.schedule`). Messages never contain
-    the ``client_md5`` secret, nor any piece of it.
+    the ``client_md5`` secret, nor any piece of it. Every error is built the same way: the message
+    alone by position, every other field by name (`APIError("Unauthorized", function=...)`).
 
     Attributes:
         message: What went wrong (for `APIError`, the service's own text).
