@@ -298,9 +298,14 @@ def _retrying(
         if log.isEnabledFor(logging.INFO):
             error = _exception(state)
             cause = redact(f"{type(error).__name__}: {getattr(error, 'message', error)}")
+            number, delay = state.attempt_number, state.upcoming_sleep
             log.info(
                 "%s: attempt %d of %d failed (%s); retrying in %.2f s",
-                *(function, state.attempt_number, policy.attempts, cause, state.upcoming_sleep),
+                function,
+                number,
+                policy.attempts,
+                cause,
+                delay,
             )
 
     return AsyncRetrying(
