@@ -16,44 +16,39 @@ from datetime import datetime
 from typing import Final
 
 from ._exceptions import APIError, AuthenticationError, ResponseDecodeError
-from ._secrets import WINDOW, clip
+from ._secrets import quote
 
 __all__ = [
     "NOT_AN_ID",
     "api_error",
-    "read_id",
-    "read_text",
-    "short",
     "check_auth_text",
     "error_status",
     "expect_mapping",
+    "json_outcome",
     "optional_id",
     "parse_timestamp",
-    "raise_for_json_error",
-    "text",
+    "read_id",
+    "read_text",
+    "xmlrpc_text",
 ]
+
+# Errors raised here name no function: the client's exit names the one that was sent.
 
 _AUTH_TEXTS = ("unauthorized", "disallowed ip")
 
 
-def short(value: object, limit: int = WINDOW) -> str:
-    """`repr(value)` for quoting an answer's value in a message: kept whole up to a window, as the
-    client's exit redacts the secret before it cuts the message short."""
-    return clip(repr(value), limit)
-
-
-def api_error(function: str, text: str) -> APIError:
+def api_error(text: str) -> APIError:
     """The right `APIError` subclass for a refusal text (cut short where it leaves the client)."""
     text = text.strip()
     if text.lower().startswith(_AUTH_TEXTS):
-        return AuthenticationError(function, text)
-    return APIError(function, text or "the service refused the call without a reason")
+        return AuthenticationError(text)
+    return APIError(text or "the service refused the call without a reason")
 
 
-def check_auth_text(function: str, value: object) -> None:
+def check_auth_text(value: object) -> None:
     """Raise `AuthenticationError` if an XML-RPC answer is the service's plain-string auth refusal."""
     if isinstance(value, str) and value.strip().lower().startswith(_AUTH_TEXTS):
-        raise api_error(function, value)
+        raise api_error(value)
 
 
 def error_status(value: Mapping[str, object]) -> int:
@@ -67,18 +62,31 @@ def error_status(value: Mapping[str, object]) -> int:
     return 1
 
 
-def expect_mapping(function: str, value: object) -> Mapping[str, object]:
+def expect_mapping(value: object) -> Mapping[str, object]:
     if not isinstance(value, Mapping):
-        raise ResponseDecodeError(
-            function, f"expected an object, got {type(value).__name__}", excerpt=repr(value)[:WINDOW]
-        )
+        raise ResponseDecodeError(f"expected an object, got {type(value).__name__}", excerpt=quote(value))
     return value
 
 
-def raise_for_json_error(function: str, value: Mapping[str, object]) -> None:
+def json_outcome(value: object) -> tuple[Mapping[str, object], str]:
+    """A JSON answer that reports its outcome as a text: the object, and that text (in `error`,
+    for successes too)."""
+    answer = expect_mapping(value)
+    return answer, str(answer.get("error", ""))
+
+
+def xmlrpc_text(value: object) -> str:
+    """An XML-RPC answer that is only a text (the outcome, or a refusal)."""
+    check_auth_text(value)
+    if not isinstance(value, str):
+        raise ResponseDecodeError("expected a text answer", excerpt=repr(value))
+    return value
+
+
+def raise_for_json_error(value: Mapping[str, object]) -> None:
     """Raise when a JSON answer is the generic failure form `{"error_status": 1, "error": ...}`."""
     if error_status(value):
-        raise api_error(function, str(value.get("error", "")))
+        raise api_error(str(value.get("error", "")))
 
 
 NOT_AN_ID: Final = object()
@@ -115,25 +123,17 @@ def read_text(raw: object) -> object:
     return NOT_AN_ID
 
 
-def optional_id(function: str, raw: object) -> int | None:
+def optional_id(raw: object) -> int | None:
     """An ID by `read_id`'s rule; a value that is no ID is a `ResponseDecodeError`."""
     value = read_id(raw)
     if value is NOT_AN_ID:
-        raise ResponseDecodeError(function, f"expected an ID, got {short(raw)}", excerpt=repr(raw))
+        raise ResponseDecodeError(f"expected an ID, got {quote(raw)}", excerpt=repr(raw))
     return value  # type: ignore[return-value]
 
 
-def text(function: str, raw: object) -> str:
-    """Text by `read_text`'s rule; a value that is no text is a `ResponseDecodeError`."""
-    value = read_text(raw)
-    if value is NOT_AN_ID:
-        raise ResponseDecodeError(function, f"expected a text, got {short(raw)}", excerpt=repr(raw))
-    return value  # type: ignore[return-value]
-
-
-def parse_timestamp(function: str, text: str) -> datetime:
+def parse_timestamp(text: str) -> datetime:
     """`YYYY-MM-DD HH:MM:SS` (the service's only format; naive, in the account's zone)."""
     try:
         return datetime.strptime(text.strip(), "%Y-%m-%d %H:%M:%S")
     except ValueError:
-        raise ResponseDecodeError(function, f"unexpected timestamp {short(text)}", excerpt=text) from None
+        raise ResponseDecodeError(f"unexpected timestamp {quote(text)}", excerpt=text) from None

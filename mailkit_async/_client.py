@@ -9,13 +9,11 @@ import re
 import sys
 import weakref
 from collections.abc import Callable, Mapping, Sequence
-from functools import partial
-from types import TracebackType
 from typing import TYPE_CHECKING, Final, TypeVar
 
 import httpx
 
-from ._answers import check_auth_text, error_status, raise_for_json_error
+from ._answers import check_auth_text, raise_for_json_error
 from ._codecs import Codec, ProtocolName, get_codec
 from ._exceptions import ClientClosedError, InvalidParameterError, MailkitError
 from ._pacing import DEFAULT_MAX_BLOCKING, Pacer, max_blocking_seconds
@@ -26,6 +24,7 @@ from ._secrets import MASK, Redactor, redact_error
 from ._service import DEFAULT_BASE_URL
 from ._transport import DEFAULT_MAX_RESPONSE_BYTES, Answer, Transport
 from ._version import __version__
+from .resources import Campaigns, Email, Report, SendmailMass
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -87,8 +86,8 @@ class Mailkit:
             `None`: every page whole (fastest).
 
     Raises:
-        MailkitError: Credentials neither given nor in the environment.
-        InvalidParameterError: A bad argument: a client ID that is not a positive integer, an
+        InvalidParameterError: Credentials neither given nor in the environment, or a bad
+            argument: a client ID that is not a positive integer, an
             empty md5, an unknown protocol, a `base_url` (or `MAILKIT_BASE_URL`) that is not an
             http(s) URL, a `timeout` that is not positive, a `retry` that is not a `RetryPolicy`,
             an `http_client` that is not an `httpx.AsyncClient`, a `max_response_bytes` below 1,
@@ -110,8 +109,6 @@ class Mailkit:
         rate_limit: RateLimit | None = None,
         max_blocking: float | None = DEFAULT_MAX_BLOCKING,
     ) -> None:
-        from .resources import Campaigns, Email, Report, SendmailMass
-
         self._client_id = _client_id(client_id)
         self._client_md5 = _client_md5(client_md5)
         self._redact = Redactor(self._client_md5)
@@ -170,12 +167,7 @@ class Mailkit:
         self._check_open()
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
     async def aclose(self) -> None:
@@ -246,17 +238,8 @@ class Mailkit:
         """
         if not isinstance(function, str) or not function.startswith("mailkit."):
             raise InvalidParameterError(f"function must be a Mailkit function name, not {function!r}")
-        if self.protocol == "json":
-            if not isinstance(parameters, Mapping):
-                if parameters:
-                    raise InvalidParameterError("JSON parameters are a mapping of names to values")
-                parameters = {}
-            request = Request(function, dict(parameters), (), idempotent)
-        else:
-            if isinstance(parameters, (Mapping, str, bytes)):
-                raise InvalidParameterError("XML-RPC parameters are a sequence of positional values")
-            request = Request(function, {}, tuple(parameters), idempotent)
-        return await self._execute(request, partial(_raw_answer, function))
+        request = self._codec.call_request(function, parameters, idempotent)
+        return await self._execute(request, _raw_answer)
 
     async def _execute(
         self, request: Request, interpret: Callable[[object], T], *, bounces: bool = False
@@ -264,8 +247,11 @@ class Mailkit:
         """Send `request`, decode the answer and let the resource `interpret` it.
 
         The one place errors leave the client: each is scrubbed of `client_md5` here, whichever
-        layer raised it (a service may quote the credentials back in a refusal). A raw.bounces
-        page (`bounces=True`) decodes straight into `Bounce` structs, paced by `max_blocking`.
+        layer raised it (a service may quote the credentials back in a refusal), and names the
+        function sent. The transport's errors carry how many times it sent the request; an answer
+        that came back and is refused or undecodable carries the count the answer came with. A
+        raw.bounces page (`bounces=True`) decodes straight into `Bounce` structs, paced by
+        `max_blocking`.
         """
         attempts = 0
         try:
@@ -279,15 +265,14 @@ class Mailkit:
                 value = await self._pacer.decode_bounces(request.function, body)
             return interpret(value)
         except MailkitError as error:
-            if attempts:  # the answer came back and was refused or undecodable
+            if attempts:
                 error.attempts = attempts
-            if request.label:
-                error.method = request.label
+            error.function = request.function
             raise redact_error(error, self._redact) from None
 
     async def _send(self, request: Request) -> Answer:
         if log.isEnabledFor(logging.DEBUG):
-            params = request.json_params if self.protocol == "json" else request.xmlrpc_params
+            params = self._codec.parameters(request)
             text = f"call {request.function} over {self.protocol}: id={self._client_id} md5={MASK} {params!r}"
             log.debug("%s", self._redact(text))
         payload = self._codec.encode(request, self._client_id, self._client_md5)
@@ -309,11 +294,11 @@ def _timeout(value: float | httpx.Timeout | None) -> httpx.Timeout | None:
     return httpx.Timeout(value)
 
 
-def _raw_answer(function: str, value: object) -> object:
+def _raw_answer(value: object) -> object:
     """`call()`'s answer as is, unless it is a bare refusal."""
-    check_auth_text(function, value)
-    if isinstance(value, Mapping) and set(value) <= {"error", "error_status"} and error_status(value):
-        raise_for_json_error(function, value)
+    check_auth_text(value)
+    if isinstance(value, Mapping) and set(value) <= {"error", "error_status"}:
+        raise_for_json_error(value)
     return value
 
 
@@ -321,7 +306,7 @@ def _client_id(value: int | str | None) -> int:
     if value is None:
         value = os.environ.get("MAILKIT_CLIENT_ID")
         if not value:
-            raise MailkitError("no client_id: pass client_id= or set MAILKIT_CLIENT_ID")
+            raise InvalidParameterError("no client_id: pass client_id= or set MAILKIT_CLIENT_ID")
     if isinstance(value, bool):
         raise InvalidParameterError("client_id must be an integer")
     if isinstance(value, str):
@@ -337,7 +322,7 @@ def _client_md5(value: str | None) -> str:
     if value is None:
         value = os.environ.get("MAILKIT_CLIENT_MD5")
         if not value:
-            raise MailkitError("no client_md5: pass client_md5= or set MAILKIT_CLIENT_MD5")
+            raise InvalidParameterError("no client_md5: pass client_md5= or set MAILKIT_CLIENT_MD5")
     if not isinstance(value, str) or not value.strip():
         # Never echo the value: it is the secret.
         raise InvalidParameterError("client_md5 must be a non-empty string")

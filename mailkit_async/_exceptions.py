@@ -1,4 +1,11 @@
-"""The error hierarchy: catch `MailkitError` for everything, or a subclass for one kind of failure."""
+"""The error hierarchy: catch `MailkitError` for everything, or a subclass for one kind of failure.
+
+Every error is built one way: the message is the one positional argument, every other field is
+keyword-only. Each field is set by the layer that knows it: `function` by the layers handed it
+(the transport, the codecs) and, for every other error, by the client's exit (`Mailkit._execute`);
+`attempts` by the transport, which counts the sends (the exit copies the count onto an answer it
+refuses); `cursor` by the bounce stream.
+"""
 
 from __future__ import annotations
 
@@ -32,7 +39,8 @@ class MailkitError(Exception):
     `function` names the Mailkit function the error concerns (``None`` when it is not about a call,
     for example missing credentials); `method` the client method called, where the two differ
     (`campaigns.single.cancel` sends `mailkit.campaigns.single.schedule`). Messages never contain
-    the ``client_md5`` secret, nor any piece of it.
+    the ``client_md5`` secret, nor any piece of it. Every error is built the same way: the message
+    alone by position, every other field by name (`APIError("Unauthorized", function=...)`).
 
     Attributes:
         message: What went wrong (for `APIError`, the service's own text).
@@ -46,7 +54,7 @@ class MailkitError(Exception):
     # (bad credentials, a closed client), which resuming meets again.
     _resumable = False
 
-    def __init__(self, message: str, *, function: str | None = None) -> None:
+    def __init__(self, message: str, *, function: str | None = None, cursor: int | None = None) -> None:
         # Kept whole up to a window: the client's exit redacts it, then cuts it to its limit.
         message = clip(message, WINDOW)
         super().__init__(message)
@@ -54,7 +62,7 @@ class MailkitError(Exception):
         self.function = function
         self.method: str | None = None
         #: Set on errors out of the bounce stream: resume with `after_id=cursor`, nothing is lost.
-        self.cursor: int | None = None
+        self.cursor = cursor
         #: How many times the call's request was sent (0: never). Above 1, an earlier attempt whose
         #: answer was lost may already have done the work (see `NotUnsubscribedError`).
         self.attempts = 0
@@ -81,7 +89,7 @@ class InvalidParameterError(MailkitError, ValueError):
 class APIError(MailkitError):
     """The service answered and refused the call; `message` is its own text."""
 
-    def __init__(self, function: str | None, message: str, *, code: int | None = None) -> None:
+    def __init__(self, message: str, *, function: str | None = None, code: int | None = None) -> None:
         super().__init__(message, function=function)
         self.code = code
 
@@ -102,10 +110,6 @@ class PaginationError(MailkitError):
     """The bounce report did not advance past the cursor; `cursor` is where to resume from."""
 
     _resumable = True
-
-    def __init__(self, function: str, message: str, *, cursor: int) -> None:
-        super().__init__(message, function=function)
-        self.cursor = cursor
 
 
 class ClientClosedError(MailkitError):
@@ -141,10 +145,6 @@ class TransientError(MailkitError):
         self.status_code = status_code
 
 
-#: The former private name, kept for code that imported it.
-_RetryableError = TransientError
-
-
 class TransportError(TransientError):
     """The network failed or timed out (connect, read, write, pool, or the call's overall deadline)."""
 
@@ -165,8 +165,15 @@ class ResponseDecodeError(MailkitError):
 
     _resumable = True
 
-    def __init__(self, function: str | None, message: str, *, excerpt: bytes | str = b"") -> None:
-        super().__init__(message, function=function)
+    def __init__(
+        self,
+        message: str,
+        *,
+        function: str | None = None,
+        cursor: int | None = None,
+        excerpt: bytes | str = b"",
+    ) -> None:
+        super().__init__(message, function=function, cursor=cursor)
         text = excerpt if isinstance(excerpt, str) else bytes(excerpt[:WINDOW]).decode("utf-8", "replace")
         self.excerpt = clip(text, WINDOW)
 
@@ -187,17 +194,16 @@ class UnplacedRecordError(ResponseDecodeError):
 
     def __init__(
         self,
-        function: str,
         message: str,
         *,
-        excerpt: str,
-        cursor: int,
-        record: Bounce | None,
-        following: list[Bounce] | None,
-        skip_after: int | None,
+        function: str | None = None,
+        cursor: int | None = None,
+        excerpt: str = "",
+        record: Bounce | None = None,
+        following: list[Bounce] | None = None,
+        skip_after: int | None = None,
     ) -> None:
-        super().__init__(function, message, excerpt=excerpt)
-        self.cursor = cursor
+        super().__init__(message, function=function, cursor=cursor, excerpt=excerpt)
         self.record = record
         self.following = following
         self.skip_after = skip_after

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 __all__ = ["Request"]
 
@@ -22,6 +22,3 @@ class Request:
     json_params: Mapping[str, object]
     xmlrpc_params: tuple[object, ...]
     idempotent: bool
-    # The client method called, where it is not the function's own name (cancel sends schedule):
-    # errors name it. Not part of equality.
-    label: str = field(default="", compare=False)

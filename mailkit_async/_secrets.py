@@ -6,18 +6,18 @@ of the transport), which masks the whole secret and every run of `MIN_RUN` or mo
 characters, and only then cuts to `TEXT_LIMIT` (`EXCERPT_LIMIT` for a body excerpt). Cutting first
 would let a prefix of the secret survive the cut; matching pieces, not only the whole secret, keeps
 a piece cut off by an inner window from surviving either.
+
+Every length limit on text lives here: the window, what leaves the client, and how much of a
+caller's own argument a refusal quotes (`ARGUMENT_LIMIT`).
 """
 
 from __future__ import annotations
 
 import re
-from functools import lru_cache
-from typing import TYPE_CHECKING, Final
-
-if TYPE_CHECKING:
-    from ._exceptions import MailkitError
+from typing import Final, TypeVar
 
 __all__ = [
+    "ARGUMENT_LIMIT",
     "EXCERPT_LIMIT",
     "MASK",
     "MIN_RUN",
@@ -25,9 +25,11 @@ __all__ = [
     "WINDOW",
     "Redactor",
     "clip",
-    "redact",
+    "quote",
     "redact_error",
 ]
+
+E = TypeVar("E", bound=BaseException)
 
 MASK: Final = "***"
 #: The shortest run of the secret's characters that is masked wherever it appears.
@@ -37,11 +39,26 @@ WINDOW: Final = 4096
 #: What leaves the client: a message, and a body excerpt, at most this long (after redaction).
 TEXT_LIMIT: Final = 500
 EXCERPT_LIMIT: Final = 200
+#: How much of a caller's own argument an `InvalidParameterError` quotes.
+ARGUMENT_LIMIT: Final = 80
 
 
 def clip(text: str, limit: int) -> str:
     """`text`, cut to `limit` characters ("..." marking the cut). Only ever after redaction."""
     return text if len(text) <= limit else f"{text[: limit - 3]}..."
+
+
+def quote(value: object, limit: int = WINDOW) -> str:
+    """`repr(value)` for a message, cut to `limit`, and never failing (an int of 5 000 digits has
+    no repr). An answer's values are quoted whole up to the window: the client's exit redacts
+    the secret before it cuts the message short."""
+    try:
+        text = repr(value)
+    except Exception:
+        if isinstance(value, int):
+            return f"an int of {value.bit_length()} bits"
+        return f"a {type(value).__name__}"
+    return clip(text, limit)
 
 
 class Redactor:
@@ -83,17 +100,7 @@ class Redactor:
         return clip(self(text), limit)
 
 
-@lru_cache(maxsize=8)
-def _redactor(secret: str) -> Redactor:
-    return Redactor(secret)
-
-
-def redact(text: str, secret: str) -> str:
-    """`text` with `secret` (and every run of `MIN_RUN`+ of its characters) masked."""
-    return _redactor(secret)(text)
-
-
-def redact_error(error: MailkitError, redactor: Redactor) -> MailkitError:
+def redact_error(error: E, redactor: Redactor) -> E:
     """Scrub an error in place and cut its texts to their limits (a hostile or echoing server may
     quote the credentials back); the exception chain goes, as it may hold raw text."""
     for name, value in vars(error).items():

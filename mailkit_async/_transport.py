@@ -90,7 +90,8 @@ class Transport:
     ) -> Answer:
         """The answer's body, after retries; raises a `MailkitError` subclass on failure.
 
-        Every outcome carries how many times the request was sent (`attempts`).
+        Every outcome carries how many times the request was sent (`attempts`): the answer, or
+        the error (set here, the one place that counts them); its errors name `function`.
         """
         url = self.base_url + path
         headers = {"Content-Type": content_type, "User-Agent": self._user_agent}
@@ -173,8 +174,11 @@ class Transport:
                     )
                 return data
             finally:
-                with anyio.CancelScope(shield=True):
-                    await response.aclose()
+                # A body read to its end is closed already (httpx closes it): only a response
+                # left part-read needs the shielded close, which costs a cancel scope per call.
+                if not response.is_closed:
+                    with anyio.CancelScope(shield=True):
+                        await response.aclose()
         # Raised outside the except block: the httpx exception (whose request holds the body,
         # credentials included) must not ride along as __context__.
         raise error
@@ -201,7 +205,9 @@ class Transport:
                 status_code=status,
                 retry_after=retry_after,
             )
-        raise APIError(function, f"unexpected HTTP {status} {response.reason_phrase}".rstrip(), code=status)
+        raise APIError(
+            f"unexpected HTTP {status} {response.reason_phrase}".rstrip(), function=function, code=status
+        )
 
     async def _read(self, response: httpx.Response, function: str) -> bytearray:
         """Read the body, refusing it as soon as it exceeds the cap (checked while reading)."""
@@ -209,15 +215,15 @@ class Transport:
         declared = response.headers.get("Content-Length", "")
         if declared.isdigit() and int(declared) > limit:
             raise ResponseDecodeError(
-                function, f"answer of {declared} bytes exceeds max_response_bytes={limit}"
+                f"answer of {declared} bytes exceeds max_response_bytes={limit}", function=function
             )
         buffer = bytearray()
         async for chunk in response.aiter_bytes():
             buffer += chunk
             if len(buffer) > limit:
                 raise ResponseDecodeError(
-                    function,
                     f"answer exceeds max_response_bytes={limit}",
+                    function=function,
                     excerpt=bytes(buffer[:WINDOW]),
                 )
         return buffer

@@ -190,6 +190,16 @@ def test_demo_streams_every_record(capsys: pytest.CaptureFixture[str]) -> None:
     assert "records/s" in out and "peak memory" in out
 
 
+def test_demo_whose_emulator_does_not_start_is_not_bad_usage(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A child that exits at once, saying nothing: the emulator never prints its URL.
+    monkeypatch.setattr(sys, "executable", "/bin/false")
+    assert main(["demo", "--records", "10"]) == EXIT["api"]
+    err = capsys.readouterr().err
+    assert "did not start" in err and "Traceback" not in err
+
+
 def test_module_entry_point() -> None:
     done = subprocess.run(
         [sys.executable, "-m", "mailkit_async", "--version"], capture_output=True, text=True, check=True

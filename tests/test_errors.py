@@ -429,13 +429,13 @@ async def test_call_with_any_parameters(anyio_backend: str, values: list[Any], p
 @pytest.mark.parametrize(
     ("error", "hinted"),
     [
-        (AuthenticationError(BOUNCES, "Unauthorized"), False),
+        (AuthenticationError("Unauthorized", function=BOUNCES), False),
         (ClientClosedError("the client is closed"), False),
-        (APIError(BOUNCES, "Invalid ID_message"), False),
+        (APIError("Invalid ID_message", function=BOUNCES), False),
         (TransportError("read timed out", function=BOUNCES), True),
         (ServerError("HTTP 503", function=BOUNCES), True),
-        (PaginationError(BOUNCES, "stuck", cursor=5), True),
-        (ResponseDecodeError(BOUNCES, "not valid JSON"), True),
+        (PaginationError("stuck", function=BOUNCES, cursor=5), True),
+        (ResponseDecodeError("not valid JSON", function=BOUNCES), True),
     ],
 )
 def test_only_errors_that_resuming_may_get_past_suggest_resuming(error: MailkitError, hinted: bool) -> None:
@@ -474,3 +474,33 @@ def test_argument_errors_of_the_stream_name_the_method_called(method: str, call:
     with pytest.raises(InvalidParameterError) as info:
         call(Mailkit(1, MD5))
     assert info.value.method == method and str(info.value).startswith(f"{method}: ")
+
+
+# --- one way to build an error -----------------------------------------------------------------------------
+
+ERROR_TYPES = [
+    MailkitError,
+    InvalidParameterError,
+    ClientClosedError,
+    APIError,
+    AuthenticationError,
+    PaginationError,
+    TransportError,
+    ServerError,
+    RateLimitError,
+    ResponseDecodeError,
+]
+
+
+@pytest.mark.parametrize("kind", ERROR_TYPES, ids=lambda kind: kind.__name__)
+def test_every_error_takes_its_message_alone_and_every_other_field_by_name(kind: type[MailkitError]) -> None:
+    error = kind("went wrong", function="mailkit.email.unsubscribe")
+    assert (error.message, error.function, error.cursor, error.attempts) == (
+        "went wrong",
+        "mailkit.email.unsubscribe",
+        None,
+        0,
+    )
+    assert str(error).startswith("mailkit.email.unsubscribe: went wrong")
+    with pytest.raises(TypeError):
+        kind("mailkit.email.unsubscribe", "went wrong")  # type: ignore[misc]

@@ -22,9 +22,8 @@ from support.leaks import RUN, assert_no_secret, leaks
 from support.wire import xml_dump, xml_fault, xml_response, xml_string
 
 from mailkit_async import Mailkit, MailkitError, RetryPolicy
-from mailkit_async._answers import short
 from mailkit_async._codecs._xmlrpc_wire import _short as wire_quote
-from mailkit_async._secrets import EXCERPT_LIMIT, MASK, MIN_RUN, TEXT_LIMIT, WINDOW, Redactor
+from mailkit_async._secrets import EXCERPT_LIMIT, MASK, MIN_RUN, TEXT_LIMIT, WINDOW, Redactor, quote
 from mailkit_async.cli import main
 from mailkit_async.testing import Fault, MailkitEmulator
 
@@ -39,7 +38,7 @@ def _quote_limit(quote: Callable[[str], str]) -> int:
 
 
 #: Every length the code cuts a text from the service at, on its way out.
-LIMITS = sorted({EXCERPT_LIMIT, TEXT_LIMIT, WINDOW, _quote_limit(wire_quote), _quote_limit(short)})
+LIMITS = sorted({EXCERPT_LIMIT, TEXT_LIMIT, WINDOW, _quote_limit(wire_quote), _quote_limit(quote)})
 MARGIN = 24  # more than a message or an excerpt puts before the text ("Unauthorized ", "<html>")
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 import msgspec
@@ -11,8 +13,8 @@ from .._models import Bounce
 from .._request import Request
 from .._secrets import WINDOW
 from .._service import JSON_CONTENT_TYPE, JSON_PATH
-from . import Buffer, ProtocolName, is_blank
-from ._bounces import as_page, unknown_field, with_unknown_fields
+from . import Buffer, F, ProtocolName, Readers, is_blank, page_or_error
+from ._bounces import unknown_field, with_unknown_fields
 
 __all__ = ["JSON_CODEC", "JsonCodec"]
 
@@ -30,6 +32,7 @@ class JsonCodec:
     protocol: Final[ProtocolName] = "json"
     path: Final = JSON_PATH
     content_type: Final = JSON_CONTENT_TYPE
+    positional: Final = False
 
     def __init__(self) -> None:
         self._encoder = msgspec.json.Encoder()
@@ -39,16 +42,35 @@ class JsonCodec:
         # page looks like instead: {} / {"error_status": 1, ...} or "" (or one record object).
         self._page = msgspec.json.Decoder(list[Bounce] | dict[str, Any] | str, strict=False)
 
+    def reader(self, readers: Readers[F]) -> F:
+        return readers.json
+
+    def call_request(
+        self, function: str, parameters: Mapping[str, object] | Sequence[object], idempotent: bool
+    ) -> Request:
+        if not isinstance(parameters, Mapping):
+            if parameters:
+                raise InvalidParameterError("JSON parameters are a mapping of names to values")
+            parameters = {}
+        return Request(function, dict(parameters), (), idempotent)
+
+    def parameters(self, request: Request) -> object:
+        return request.json_params
+
     def encode(self, request: Request, client_id: int, client_md5: str) -> bytes:
         """The body; `InvalidParameterError` for a value JSON (or the service) cannot carry."""
         parameters = dict(request.json_params)
-        problem = "an int beyond 64 bits" if _too_wide(parameters) else ""
-        if not problem:
-            try:
-                return self._encoder.encode(_Envelope(request.function, client_id, client_md5, parameters))
-            except (TypeError, ValueError, OverflowError, RecursionError, msgspec.EncodeError) as exc:
-                # UnicodeEncodeError (a lone surrogate) is a ValueError. Raised outside the except.
-                problem = f"{type(exc).__name__}: {exc}"
+        try:
+            body = self._encoder.encode(_Envelope(request.function, client_id, client_md5, parameters))
+        except (TypeError, ValueError, OverflowError, RecursionError, msgspec.EncodeError) as exc:
+            # UnicodeEncodeError (a lone surrogate) is a ValueError. Raised outside the except.
+            problem = _WIDE if _too_wide(parameters) else f"{type(exc).__name__}: {exc}"
+        else:
+            # msgspec writes an int of any width; the service reads 64 bits. Only a body with a run
+            # of 19 digits can hold a wider one, so only such a body has its parameters walked.
+            if _DIGITS_19.search(body) is None or not _too_wide(parameters):
+                return body
+            problem = _WIDE
         raise InvalidParameterError(
             f"{_culprit(self._encoder, parameters)} cannot be sent over JSON ({problem})",
             function=request.function,
@@ -70,17 +92,14 @@ class JsonCodec:
             value = page if page is not None else _decode(self._any, function, body)
         except (msgspec.DecodeError, *_HOSTILE) as exc:
             raise ResponseDecodeError(
-                function, f"not valid JSON ({exc})", excerpt=bytes(body[:WINDOW])
+                f"not valid JSON ({exc})", function=function, excerpt=bytes(body[:WINDOW])
             ) from None
-        try:
-            return as_page(value)
-        except TypeError as exc:
-            raise ResponseDecodeError(
-                function, f"unexpected answer ({exc})", excerpt=bytes(body[:WINDOW])
-            ) from None
+        return page_or_error(function, value, body, "answer")
 
 
 _INT64: Final = range(-(2**63), 2**63)
+_WIDE: Final = "an int beyond 64 bits"
+_DIGITS_19: Final = re.compile(rb"[0-9]{19}")
 
 
 def _too_wide(value: object) -> bool:
@@ -127,9 +146,13 @@ def _decode(decoder: msgspec.json.Decoder[Any], function: str, body: Buffer) -> 
     try:
         return decoder.decode(body)
     except msgspec.ValidationError as exc:
-        error = ResponseDecodeError(function, f"unexpected answer ({exc})", excerpt=bytes(body[:WINDOW]))
+        error = ResponseDecodeError(
+            f"unexpected answer ({exc})", function=function, excerpt=bytes(body[:WINDOW])
+        )
     except (msgspec.DecodeError, *_HOSTILE) as exc:
-        error = ResponseDecodeError(function, f"not valid JSON ({exc})", excerpt=bytes(body[:WINDOW]))
+        error = ResponseDecodeError(
+            f"not valid JSON ({exc})", function=function, excerpt=bytes(body[:WINDOW])
+        )
     raise error
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Final
 
 from .._exceptions import APIError, InvalidParameterError, ResponseDecodeError
@@ -9,8 +10,7 @@ from .._models import Bounce
 from .._request import Request
 from .._secrets import WINDOW
 from .._service import XMLRPC_CONTENT_TYPE, XMLRPC_PATH
-from . import Buffer, ProtocolName, is_blank
-from ._bounces import as_page
+from . import Buffer, F, ProtocolName, Readers, is_blank, page_or_error
 from ._xmlrpc_wire import XmlRpcFault, XmlRpcFormatError, dumps_call, loads_response
 
 __all__ = ["XMLRPC_CODEC", "XmlRpcCodec"]
@@ -22,6 +22,20 @@ class XmlRpcCodec:
     protocol: Final[ProtocolName] = "xmlrpc"
     path: Final = XMLRPC_PATH
     content_type: Final = XMLRPC_CONTENT_TYPE
+    positional: Final = True
+
+    def reader(self, readers: Readers[F]) -> F:
+        return readers.xmlrpc
+
+    def call_request(
+        self, function: str, parameters: Mapping[str, object] | Sequence[object], idempotent: bool
+    ) -> Request:
+        if isinstance(parameters, (Mapping, str, bytes)):
+            raise InvalidParameterError("XML-RPC parameters are a sequence of positional values")
+        return Request(function, {}, tuple(parameters), idempotent)
+
+    def parameters(self, request: Request) -> object:
+        return request.xmlrpc_params
 
     def encode(self, request: Request, client_id: int, client_md5: str) -> bytes:
         """The body; `InvalidParameterError` for a value XML-RPC cannot carry (a character XML 1.0
@@ -42,20 +56,14 @@ class XmlRpcCodec:
             return loads_response(body)
         except XmlRpcFault as fault:
             # A real <fault>: the service refused the call at the protocol level.
-            raise APIError(function, fault.string, code=fault.code) from None
+            raise APIError(fault.string, function=function, code=fault.code) from None
         except XmlRpcFormatError as exc:
             raise ResponseDecodeError(
-                function, f"not an XML-RPC response ({exc})", excerpt=bytes(body[:WINDOW])
+                f"not an XML-RPC response ({exc})", function=function, excerpt=bytes(body[:WINDOW])
             ) from None
 
     def decode_bounces(self, function: str, body: Buffer) -> list[Bounce] | object:
-        value = self.decode(function, body)
-        try:
-            return as_page(value)
-        except TypeError as exc:
-            raise ResponseDecodeError(
-                function, f"unexpected bounce record ({exc})", excerpt=bytes(body[:WINDOW])
-            ) from None
+        return page_or_error(function, self.decode(function, body), body, "bounce record")
 
 
 def _culprit(request: Request) -> str:

@@ -1,10 +1,13 @@
-"""The exit codes of the command line, and the error that carries one with its message."""
+"""The exit codes of the command line, the error that carries one with its message, and the rule
+that gives a library error its code."""
 
 from __future__ import annotations
 
 from typing import Final
 
-__all__ = ["EXIT", "CliError", "output_error", "usage_error"]
+from .._exceptions import AuthenticationError, InvalidParameterError, MailkitError, TransientError
+
+__all__ = ["EXIT", "CliError", "exit_code", "output_error", "usage_error"]
 
 #: 0 done; 1 the service refused; 2 bad usage; 3 bad credentials; 4 service unreachable or
 #: failing; 5 output not writable; 130 interrupted (Ctrl-C); 143 terminated (SIGTERM).
@@ -35,3 +38,19 @@ def usage_error(message: str) -> CliError:
 
 def output_error(message: str) -> CliError:
     return CliError(message, EXIT["output"])
+
+
+def exit_code(error: MailkitError) -> int:
+    """The exit code for a library error, by its kind alone.
+
+    Bad usage is an argument the library refused (`InvalidParameterError`, missing credentials
+    included); a fault that may pass is the service unreachable or failing; any other failure
+    (a refusal, an answer that cannot be read, a demo emulator that did not start) is 1.
+    """
+    if isinstance(error, AuthenticationError):
+        return EXIT["auth"]
+    if isinstance(error, InvalidParameterError):
+        return EXIT["usage"]
+    if isinstance(error, TransientError):
+        return EXIT["network"]
+    return EXIT["api"]

@@ -10,24 +10,16 @@ from collections.abc import Sequence
 import anyio
 
 from .._client import DEFAULT_BASE_URL
-from .._exceptions import (
-    APIError,
-    AuthenticationError,
-    InvalidParameterError,
-    MailkitError,
-    RateLimitError,
-    ServerError,
-    TransportError,
-)
+from .._exceptions import AuthenticationError, MailkitError, RateLimitError, ServerError, TransportError
 from .._version import __version__
-from ._errors import EXIT, CliError
+from ._errors import EXIT, CliError, exit_code
 
 __all__ = ["EXIT", "main"]
 
 EXIT_CODES = """\
 exit codes:
   0    done
-  1    the service refused the call (its message is shown)
+  1    the service refused the call, or another failure (its message is shown)
   2    bad usage: an option, a missing credential, or an output that cannot be continued
   3    bad credentials (MAILKIT_CLIENT_ID / MAILKIT_CLIENT_MD5), or an IP the account does not allow
   4    the service is unreachable or failing (network error, HTTP 5xx, rate limited)
@@ -195,7 +187,7 @@ def main(argv: Sequence[str] | None = None, *, backend: str = "asyncio") -> int:
         return error.code
     except MailkitError as error:
         _fail(describe(error, getattr(args, "base_url", None)))
-        return _code(error)
+        return exit_code(error)
     except OSError as error:
         where = error.filename or getattr(args, "output", "the output")
         _fail(f"cannot write {where}: {error.strerror or error}")
@@ -216,18 +208,6 @@ def describe(error: MailkitError, base_url: str | None) -> str:
     if isinstance(error, (ServerError, RateLimitError)):
         return f"{text}: the service is failing or busy; try again later"
     return text
-
-
-def _code(error: MailkitError) -> int:
-    if isinstance(error, AuthenticationError):
-        return EXIT["auth"]
-    if isinstance(error, InvalidParameterError) or error.function is None:
-        return EXIT["usage"]
-    if isinstance(error, APIError):
-        return EXIT["api"]
-    if isinstance(error, (TransportError, ServerError, RateLimitError)):
-        return EXIT["network"]
-    return EXIT["api"]
 
 
 def _fail(message: str) -> None:

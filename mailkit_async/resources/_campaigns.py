@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import re
-from dataclasses import replace
-from datetime import datetime, timedelta
-from functools import partial
+from collections.abc import Callable
+from datetime import datetime
 from typing import TYPE_CHECKING, Final, Literal
 
-from .._answers import api_error, check_auth_text, error_status, expect_mapping, short
+from .._answers import api_error, error_status, json_outcome, xmlrpc_text
+from .._codecs import Readers
 from .._exceptions import APIError, InvalidParameterError, ResponseDecodeError
 from .._models import ScheduleResult
 from .._request import Request
+from .._secrets import quote
 from .._service import SCHEDULE
 from ._params import UNSET, Unset, bounded_int, named_async, offset_text, optional_positive_id, positive_id
 from ._params import time_zone as parse_time_zone
+from ._resource import Resource
 
 if TYPE_CHECKING:
     from .._client import Mailkit
@@ -29,11 +31,8 @@ _OK = re.compile(
 )
 
 
-class SingleCampaign:
+class SingleCampaign(Resource):
     """`mk.campaigns.single`: one-off sends of a campaign."""
-
-    def __init__(self, client: Mailkit) -> None:
-        self._client = client
 
     @named_async("campaigns.single.schedule")
     async def schedule(
@@ -82,10 +81,9 @@ class SingleCampaign:
                 with a `delivery_feed_id`.
             APIError: The service refused: an unknown campaign ("Missing ID of campaign"), a date
                 in the past by its clock, an invalid rule or feed.
-            AuthenticationError: Wrong credentials, or an IP the account does not allow.
-            RateLimitError: The service kept rate limiting (429, or 503 with `Retry-After`).
-            ServerError: The service kept answering 5xx.
-            TransportError: The network failed or timed out, once retries were spent.
+            AuthenticationError: The credentials or the caller's IP were refused.
+            TransientError: Once retries were spent: `RateLimitError` (429, or 503 with
+                `Retry-After`), `ServerError` (5xx) or `TransportError` (network, timeouts).
             ResponseDecodeError: The answer is not what the function returns.
                 After a read timeout or a 5xx the send may have been scheduled: check the
                 campaign before trying again.
@@ -113,7 +111,8 @@ class SingleCampaign:
             delivery_feed_id,
             idempotent=False,
         )
-        return await self._client._execute(request, partial(_parse_scheduled, self._client.protocol))
+        outcome = self._codec.reader(_OUTCOME)
+        return await self._client._execute(request, lambda value: _scheduled(outcome, value))
 
     @named_async("campaigns.single.cancel")
     async def cancel(self, message_id: int) -> ScheduleResult | None:
@@ -132,16 +131,15 @@ class SingleCampaign:
         Raises:
             InvalidParameterError: `message_id` is not a positive int.
             APIError: The service refused (an unknown campaign).
-            AuthenticationError: Wrong credentials, or an IP the account does not allow.
-            RateLimitError: The service kept rate limiting (429, or 503 with `Retry-After`).
-            ServerError: The service kept answering 5xx.
-            TransportError: The network failed or timed out, once retries were spent.
+            AuthenticationError: The credentials or the caller's IP were refused.
+            TransientError: Once retries were spent: `RateLimitError` (429, or 503 with
+                `Retry-After`), `ServerError` (5xx) or `TransportError` (network, timeouts).
             ResponseDecodeError: The answer is not what the function returns.
         """
         message_id = positive_id("message_id", message_id)
         request = _request(message_id, _CANCEL_DATE, "", None, None, UNSET, None, idempotent=True)
-        request = replace(request, label="campaigns.single.cancel")  # errors name what was called
-        return await self._client._execute(request, partial(_parse, self._client.protocol))
+        outcome = self._codec.reader(_OUTCOME)
+        return await self._client._execute(request, lambda value: _confirmation(outcome(value)))
 
 
 class Campaigns:
@@ -154,7 +152,7 @@ class Campaigns:
 def _send_date(send_date: object, time_zone: object) -> tuple[str, str]:
     """The wire `send_date` and `time_zone` (``hh:mm`` / ``-hh:mm``, "" when not needed)."""
     if time_zone is not None:
-        time_zone = _check_zone(time_zone)
+        time_zone = parse_time_zone(time_zone)
     if send_date == "now":
         return "now", time_zone or ""
     if not isinstance(send_date, datetime):
@@ -167,20 +165,12 @@ def _send_date(send_date: object, time_zone: object) -> tuple[str, str]:
                 "send_date is a naive datetime: pass time_zone='hh:mm' (e.g. '02:00') or an aware datetime"
             )
         return send_date.strftime("%Y-%m-%d %H:%M"), time_zone
-    own = _format_offset(offset)
+    own = offset_text(offset)
     if time_zone is not None and time_zone != own:
         raise InvalidParameterError(
             f"send_date carries the offset {own}, which contradicts time_zone={time_zone!r}"
         )
     return send_date.strftime("%Y-%m-%d %H:%M"), own
-
-
-def _check_zone(value: object) -> str:
-    return parse_time_zone(value)
-
-
-def _format_offset(offset: timedelta) -> str:
-    return offset_text(offset)
 
 
 def _request(
@@ -214,32 +204,30 @@ def _request(
     return Request(SCHEDULE, json, positional, idempotent)
 
 
-def _parse(protocol: str, value: object) -> ScheduleResult | None:
-    """Success is the text "OK, send_date: ..." (in `error` for JSON); anything else is a refusal."""
-    if protocol == "json":
-        answer = expect_mapping(SCHEDULE, value)
-        text = str(answer.get("error", ""))
-        if error_status(answer):
-            raise api_error(SCHEDULE, text)
-    else:
-        check_auth_text(SCHEDULE, value)
-        if not isinstance(value, str):
-            raise ResponseDecodeError(SCHEDULE, "expected a text answer", excerpt=repr(value))
-        text = value
-    return _parse_ok(text)
+def _json_outcome(value: object) -> str:
+    """JSON: the outcome text, in `error` (a success's too); a refusal flagged by `error_status`."""
+    answer, text = json_outcome(value)
+    if error_status(answer):
+        raise api_error(text)
+    return text
 
 
-def _parse_scheduled(protocol: str, value: object) -> ScheduleResult:
-    result = _parse(protocol, value)
+# The outcome text ("OK, send_date: ..." or a refusal) as each protocol carries it.
+_OUTCOME: Final = Readers(json=_json_outcome, xmlrpc=xmlrpc_text)
+
+
+def _scheduled(outcome: Callable[[object], str], value: object) -> ScheduleResult:
+    result = _confirmation(outcome(value))
     if result is None:
-        raise ResponseDecodeError(SCHEDULE, "the service confirmed no send date", excerpt=repr(value))
+        raise ResponseDecodeError("the service confirmed no send date", excerpt=repr(value))
     return result
 
 
-def _parse_ok(text: str) -> ScheduleResult | None:
+def _confirmation(text: str) -> ScheduleResult | None:
+    """Success is the text "OK, send_date: ..." (no date for a cancel); anything else a refusal."""
     match = _OK.match(text.strip())
     if match is None:
-        raise APIError(SCHEDULE, text.strip() or "the service refused the call without a reason")
+        raise APIError(text.strip() or "the service refused the call without a reason")
     date = match["date"]
     if date is None or date.startswith(_CANCEL_DATE):
         return None
@@ -250,4 +238,4 @@ def _parse_ok(text: str) -> ScheduleResult | None:
             continue
         zone = (match["zone"] or "").strip() or None
         return ScheduleResult(send_date=when, time_zone=zone, message=text.strip())
-    raise ResponseDecodeError(SCHEDULE, f"unexpected send_date {short(date)}", excerpt=text)
+    raise ResponseDecodeError(f"unexpected send_date {quote(date)}", excerpt=text)

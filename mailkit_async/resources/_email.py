@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from functools import partial
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 from .._answers import (
     NOT_AN_ID,
@@ -11,18 +10,19 @@ from .._answers import (
     check_auth_text,
     error_status,
     expect_mapping,
+    json_outcome,
     optional_id,
     read_id,
-    short,
+    xmlrpc_text,
 )
+from .._codecs import Readers
 from .._exceptions import InvalidParameterError, NotUnsubscribedError, ResponseDecodeError
 from .._models import Revalidation, Unsubscription
 from .._request import Request
+from .._secrets import quote
 from .._service import REVALIDATE, UNSUBSCRIBE
 from ._params import bounded_int, email_or_id, named_async, optional_positive_id, require_bool, wire_bool
-
-if TYPE_CHECKING:
-    from .._client import Mailkit
+from ._resource import Resource
 
 __all__ = ["LANGUAGES", "Email"]
 
@@ -32,11 +32,8 @@ _MAILED: Final = "sent subscribe email"
 _NOT_UNSUBSCRIBED: Final = "is not unsubscribed"
 
 
-class Email:
+class Email(Resource):
     """`mk.email`: the `mailkit.email.*` functions."""
-
-    def __init__(self, client: Mailkit) -> None:
-        self._client = client
 
     @named_async("email.revalidate")
     async def revalidate(
@@ -81,10 +78,9 @@ class Email:
             NotUnsubscribedError: The address is not unsubscribed, so there is nothing to do (with
                 `error.attempts > 1`, a lost earlier attempt may have revalidated it).
             APIError: The service refused (an unknown address or ID).
-            AuthenticationError: Wrong credentials, or an IP the account does not allow.
-            RateLimitError: The service kept rate limiting (429, or 503 with `Retry-After`).
-            ServerError: The service kept answering 5xx.
-            TransportError: The network failed or timed out, once retries were spent.
+            AuthenticationError: The credentials or the caller's IP were refused.
+            TransientError: Once retries were spent: `RateLimitError` (429, or 503 with
+                `Retry-After`), `ServerError` (5xx) or `TransportError` (network, timeouts).
             ResponseDecodeError: The answer is not what the function returns.
         """
         target = email_or_id(email)
@@ -94,7 +90,8 @@ class Email:
         if channel is not None and not isinstance(channel, str):
             raise InvalidParameterError(f"channel must be a str, not {channel!r}")
         language = _language(language)
-        if template_id is not None and self._client.protocol == "xmlrpc":
+        if template_id is not None and self._codec.positional:
+            # XML-RPC's documented positions have no slot for it.
             raise InvalidParameterError("template_id is only supported over the JSON protocol")
         json: dict[str, object] = {"ID_email" if isinstance(target, int) else "email": target}
         if message_id is not None:
@@ -109,8 +106,7 @@ class Email:
         # XML-RPC: ID_email takes an ID or an address; `dummy` is the documented empty placeholder.
         positional = (target, message_id or 0, agreement, channel or "", 0, language or "")
         request = Request(REVALIDATE, json, positional, idempotent=agreement)
-        interpret = partial(_parse_revalidate, self._client.protocol, target=target, agreement=agreement)
-        return await self._client._execute(request, interpret)
+        return await self._call(request, _REVALIDATION, target=target, agreement=agreement)
 
     @named_async("email.unsubscribe")
     async def unsubscribe(
@@ -143,18 +139,17 @@ class Email:
             InvalidParameterError: A bad argument, before anything is sent: not an address nor a
                 positive ID, `send_optout` not a bool, `pause_days` outside 14..90.
             APIError: The service refused ("Invalid ID_email or email": a malformed address, or
-                an ID the account does not have).
-            AuthenticationError: Wrong credentials, or an IP the account does not allow.
-            RateLimitError: The service kept rate limiting (429, or 503 with `Retry-After`).
-            ServerError: The service kept answering 5xx.
-            TransportError: The network failed or timed out, once retries were spent.
+                an ID the account does not have); `AuthenticationError`: the credentials or the
+                caller's IP.
+            TransientError: Once retries were spent: `RateLimitError` (429, or 503 with
+                `Retry-After`), `ServerError` (5xx) or `TransportError` (network, timeouts).
             ResponseDecodeError: The answer is not what the function returns.
         """
         target = email_or_id(email)
-        send_message_id = optional_positive_id("send_message_id", send_message_id)
-        send_optout = require_bool("send_optout", send_optout)
         if pause_days is not None:
             pause_days = bounded_int("pause_days", pause_days, 14, 90)
+        send_message_id = optional_positive_id("send_message_id", send_message_id)
+        send_optout = require_bool("send_optout", send_optout)
         # JSON needs both `email` and `ID_email`, one of them null (as the docs say).
         json: dict[str, object] = {
             "email": target if isinstance(target, str) else None,
@@ -168,8 +163,7 @@ class Email:
             json["timeout_days"] = pause["timeout_days"] = str(pause_days)
         positional = (target, send_message_id or 0, send_optout, pause)
         request = Request(UNSUBSCRIBE, json, positional, idempotent=True)
-        interpret = partial(_parse_unsubscribe, self._client.protocol, target=target)
-        return await self._client._execute(request, interpret)
+        return await self._call(request, _UNSUBSCRIPTION, target=target)
 
 
 def _language(value: object) -> str | None:
@@ -184,73 +178,79 @@ def _is_address(text: str) -> bool:
     return "@" in text and not any(c.isspace() for c in text.strip())
 
 
-def _parse_revalidate(protocol: str, value: object, *, target: str | int, agreement: bool) -> Revalidation:
-    if protocol == "xmlrpc":
-        # The only answer is a text: the address on success (what happened follows `agreement`),
-        # or, as the service really answers (recorded by its own PHP client), the JSON outcome
-        # texts; "<address> is not unsubscribed", or a refusal.
-        check_auth_text(REVALIDATE, value)
-        if not isinstance(value, str):
-            raise ResponseDecodeError(REVALIDATE, "expected a text answer", excerpt=repr(value))
-        text = value.strip()
-        if text.lower().endswith(_NOT_UNSUBSCRIBED):
-            raise NotUnsubscribedError(REVALIDATE, text)
-        email_id = target if isinstance(target, int) else None
-        given = target if isinstance(target, str) else None
-        if text.lower() in (_REVALIDATED, _MAILED):
-            return Revalidation(email=given, email_id=email_id, revalidated=text.lower() == _REVALIDATED)
-        if not _is_address(text):
-            raise api_error(REVALIDATE, text)
-        return Revalidation(email=text, email_id=email_id, revalidated=agreement)
-    answer = expect_mapping(REVALIDATE, value)
-    text = str(answer.get("error", "")).strip()
-    # "Email is not unsubscribed" arrives with error_status 0: check the text first.
+def _not_unsubscribed(text: str) -> None:
     if text.lower().endswith(_NOT_UNSUBSCRIBED):
-        raise NotUnsubscribedError(REVALIDATE, text)
+        raise NotUnsubscribedError(text)
+
+
+def _revalidation_json(value: object, *, target: str | int, agreement: bool) -> Revalidation:
+    answer, text = json_outcome(value)
+    text = text.strip()
+    # "Email is not unsubscribed" arrives with error_status 0: check the text first.
+    _not_unsubscribed(text)
     if error_status(answer):
-        raise api_error(REVALIDATE, text)
-    if text.lower() == _REVALIDATED:
-        revalidated = True
-    elif text.lower() == _MAILED:
-        revalidated = False
-    else:
-        raise api_error(REVALIDATE, text)
+        raise api_error(text)
+    if text.lower() not in (_REVALIDATED, _MAILED):
+        raise api_error(text)
     email = answer.get("email")
     return Revalidation(
         email=str(email) if email else (target if isinstance(target, str) else None),
-        email_id=optional_id(REVALIDATE, answer.get("ID_email")),
-        revalidated=revalidated,
+        email_id=optional_id(answer.get("ID_email")),
+        revalidated=text.lower() == _REVALIDATED,
     )
 
 
-def _parse_unsubscribe(protocol: str, value: object, *, target: str | int) -> Unsubscription:
-    given = target if isinstance(target, str) else None
-    if protocol == "xmlrpc":
-        # An ID, or the address itself when the account did not know it.
-        check_auth_text(UNSUBSCRIBE, value)
-        if isinstance(value, str) and _is_address(value):
-            return Unsubscription(email_id=None, email=value.strip(), already_unsubscribed=None)
-        email_id = read_id(value)
-        if email_id is not NOT_AN_ID and not (isinstance(value, str) and not value.strip()):
-            return Unsubscription(email_id=email_id, email=given, already_unsubscribed=None)  # type: ignore[arg-type]
-        if isinstance(value, str):
-            raise api_error(UNSUBSCRIBE, value)
-        raise ResponseDecodeError(UNSUBSCRIBE, "expected an ID or a text", excerpt=repr(value))
-    answer = expect_mapping(UNSUBSCRIBE, value)
+def _revalidation_xmlrpc(value: object, *, target: str | int, agreement: bool) -> Revalidation:
+    # The only answer is a text: the address on success (what happened follows `agreement`),
+    # or, as the service really answers (recorded by its own PHP client), the JSON outcome
+    # texts; "<address> is not unsubscribed", or a refusal.
+    text = xmlrpc_text(value).strip()
+    _not_unsubscribed(text)
+    email_id = target if isinstance(target, int) else None
+    if text.lower() in (_REVALIDATED, _MAILED):
+        given = target if isinstance(target, str) else None
+        return Revalidation(email=given, email_id=email_id, revalidated=text.lower() == _REVALIDATED)
+    if not _is_address(text):
+        raise api_error(text)
+    return Revalidation(email=text, email_id=email_id, revalidated=agreement)
+
+
+_REVALIDATION: Final = Readers(json=_revalidation_json, xmlrpc=_revalidation_xmlrpc)
+
+
+def _unsubscription_json(value: object, *, target: str | int) -> Unsubscription:
+    answer = expect_mapping(value)
     if error_status(answer):
-        raise api_error(UNSUBSCRIBE, str(answer.get("error", "")))
+        raise api_error(str(answer.get("error", "")))
     raw_id = answer.get("ID_email")
     raw_status = answer.get("status")
     status = "" if raw_status is None else str(raw_status).strip()
-    email: str | None = given
+    email = target if isinstance(target, str) else None
     if isinstance(raw_id, str) and _is_address(raw_id):
         email_id, email = None, raw_id.strip()
     else:
-        email_id = optional_id(UNSUBSCRIBE, raw_id)
+        email_id = optional_id(raw_id)
     if not status and "ID_email" in answer:
         # The page shows "status"; real answers may leave it out (recorded by the PHP client),
         # the ID alone saying it was done.
         return Unsubscription(email_id=email_id, email=email, already_unsubscribed=None)
     if status not in ("1", "2"):
-        raise ResponseDecodeError(UNSUBSCRIBE, f"unexpected status {short(status)}", excerpt=repr(value))
+        raise ResponseDecodeError(f"unexpected status {quote(status)}", excerpt=repr(value))
     return Unsubscription(email_id=email_id, email=email, already_unsubscribed=status == "2")
+
+
+def _unsubscription_xmlrpc(value: object, *, target: str | int) -> Unsubscription:
+    # An ID, or the address itself when the account did not know it.
+    check_auth_text(value)
+    if isinstance(value, str) and _is_address(value):
+        return Unsubscription(email_id=None, email=value.strip(), already_unsubscribed=None)
+    email_id = read_id(value)
+    if email_id is not NOT_AN_ID and not (isinstance(value, str) and not value.strip()):
+        given = target if isinstance(target, str) else None
+        return Unsubscription(email_id=email_id, email=given, already_unsubscribed=None)  # type: ignore[arg-type]
+    if isinstance(value, str):
+        raise api_error(value)
+    raise ResponseDecodeError("expected an ID or a text", excerpt=repr(value))
+
+
+_UNSUBSCRIPTION: Final = Readers(json=_unsubscription_json, xmlrpc=_unsubscription_xmlrpc)

@@ -10,6 +10,7 @@ from datetime import timedelta
 from typing import Final, ParamSpec, TypeVar
 
 from .._exceptions import InvalidParameterError, MailkitError
+from .._secrets import ARGUMENT_LIMIT, quote
 
 __all__ = [
     "named",
@@ -52,14 +53,8 @@ UNSET: Final = Unset.UNSET
 
 
 def show(value: object) -> str:
-    """`repr(value)` for a message, short, and never failing (an int of 5 000 digits has none)."""
-    try:
-        text = repr(value)
-    except Exception:
-        if isinstance(value, int):
-            return f"an int of {value.bit_length()} bits"
-        return f"a {type(value).__name__}"
-    return text if len(text) <= 80 else f"{text[:77]}..."
+    """A caller's argument quoted in a refusal: short, and never failing."""
+    return quote(value, ARGUMENT_LIMIT)
 
 
 def positive_id(name: str, value: object) -> int:
@@ -145,8 +140,9 @@ R = TypeVar("R")
 
 
 def _name(error: MailkitError, method: str) -> None:
-    # Only errors that name nothing yet: those raised before a request exists (bad arguments).
-    if error.method is None and error.function is None:
+    # Errors raised before a request exists (bad arguments) name no function; a method that sends
+    # another's function (cancel sends schedule) is named beside it.
+    if error.method is None and error.function != f"mailkit.{method}":
         error.method = method
 
 

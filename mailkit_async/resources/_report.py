@@ -10,6 +10,7 @@ a page of one can only ever hold the record already seen, so `page_size` starts 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterator, Mapping
+from dataclasses import dataclass
 from operator import attrgetter, lt
 from types import TracebackType
 from typing import TYPE_CHECKING, Final
@@ -18,7 +19,7 @@ import anyio
 from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from .._answers import api_error, check_auth_text, error_status, short
+from .._answers import api_error, check_auth_text, error_status
 from .._codecs._bounces import LOG_ID, UNPLACED
 from .._exceptions import (
     InvalidParameterError,
@@ -29,8 +30,10 @@ from .._exceptions import (
 )
 from .._models import Bounce
 from .._request import Request
+from .._secrets import quote
 from .._service import BOUNCES, MAX_PAGE_SIZE
 from ._params import bounded_int, named, optional_positive_id
+from ._resource import Resource
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -49,47 +52,40 @@ def _unplaced(page: list[Bounce], at: int, cursor: int, redact: Redactor) -> Unp
     record = page[at]
     end = next((i for i in range(at + 1, len(page)) if page[i].undelivered_log_id == UNPLACED), len(page))
     following = page[at + 1 : end]
-    sent = short(record.extra[LOG_ID]) if LOG_ID in record.extra else "no such field"
+    sent = quote(record.extra[LOG_ID]) if LOG_ID in record.extra else "no such field"
     # Never keep the credentials, nor a piece of them (any case): the records are objects, which
     # the redaction at the client's exit cannot reach.
     text = repr((record, following))
     quoted = redact(text) != text
     return UnplacedRecordError(
-        BOUNCES,
         f"record {at + 1} of the page after ID {cursor} has no usable {LOG_ID} ({sent}; "
-        f"email {short(record.email)}, send_id {record.send_id}): it cannot be placed",
+        f"email {quote(record.email)}, send_id {record.send_id}): it cannot be placed",
         excerpt=repr(record),
-        cursor=cursor,
         record=None if quoted else record,
         following=None if quoted else following,
         skip_after=following[-1].undelivered_log_id if following else None,
     )
 
 
+@dataclass(eq=False, slots=True)
 class _Cursor:
-    """Fetches page after page from `after_id`, advancing by the last `undelivered_log_id` seen."""
+    """Fetches page after page from `position` (the `after_id` given), advancing by the last
+    `undelivered_log_id` seen."""
 
-    def __init__(
-        self,
-        client: Mailkit,
-        message_id: int | None,
-        send_id: int | None,
-        after_id: int,
-        page_size: int,
-    ) -> None:
-        self._client = client
-        self._message_id = message_id
-        self._send_id = send_id
-        self._page_size = page_size
-        self.position = after_id
-        self.done = False
+    client: Mailkit
+    message_id: int | None
+    send_id: int | None
+    position: int
+    page_size: int
+    done: bool = False
 
     async def next_page(self) -> list[Bounce] | None:
-        """The next non-empty page, or ``None`` at the end. Errors carry the cursor to resume at."""
+        """The next non-empty page, or ``None`` at the end. Errors carry the cursor to resume at
+        (set here, the one place that knows it)."""
         if self.done:
             return None
         try:
-            page = await self._client._execute(self._request(), self._accept, bounces=True)
+            page = await self.client._execute(self._request(), self._accept, bounces=True)
         except MailkitError as error:
             error.cursor = self.position
             raise
@@ -99,13 +95,13 @@ class _Cursor:
 
     def _request(self) -> Request:
         json: dict[str, object] = {}
-        if self._message_id is not None:
-            json["ID_message"] = self._message_id
-        if self._send_id is not None:
-            json["ID_send"] = self._send_id
+        if self.message_id is not None:
+            json["ID_message"] = self.message_id
+        if self.send_id is not None:
+            json["ID_send"] = self.send_id
         json["ID_undelivered_log"] = self.position
-        json["limit"] = self._page_size
-        positional = (self._message_id or 0, self._send_id or 0, self.position, self._page_size)
+        json["limit"] = self.page_size
+        positional = (self.message_id or 0, self.send_id or 0, self.position, self.page_size)
         # A read: re-sending it is always harmless, so every transient fault is retried.
         return Request(BOUNCES, json, positional, idempotent=True)
 
@@ -124,9 +120,7 @@ class _Cursor:
             if len(page) == 1 and page[0].undelivered_log_id == cursor:
                 return None  # only the echo of the cursor record (inclusive reading): the end
             raise PaginationError(
-                BOUNCES,
-                f"the service returned {len(page)} record(s) none of which is past the cursor",
-                cursor=cursor,
+                f"the service returned {len(page)} record(s) none of which is past the cursor"
             )
         if ids[0] <= cursor:
             # The inclusive reading echoes the cursor record: drop what was already yielded.
@@ -136,7 +130,7 @@ class _Cursor:
             del page[:start], ids[:start]
         # Cheap in C, and the guarantee that makes the cursor sound: IDs strictly ascending.
         if not all(map(lt, ids, ids[1:])):
-            raise PaginationError(BOUNCES, "records are not in ascending ID order", cursor=cursor)
+            raise PaginationError("records are not in ascending ID order")
         self.position = ids[-1]
         return page
 
@@ -148,7 +142,7 @@ class _Cursor:
         """
         at = ids.index(UNPLACED)
         if not any(identifier > self.position for identifier in ids[:at]):
-            raise _unplaced(page, at, self.position, self._client._redact)
+            raise _unplaced(page, at, self.position, self.client._redact)
         return page[:at], ids[:at]
 
 
@@ -157,11 +151,11 @@ def _not_a_page(value: object) -> None:
     if value == "" or value == {}:
         return
     if isinstance(value, str):
-        check_auth_text(BOUNCES, value)
-        raise api_error(BOUNCES, value)
+        check_auth_text(value)
+        raise api_error(value)
     if isinstance(value, Mapping) and (error_status(value) or "error" in value):
-        raise api_error(BOUNCES, str(value.get("error", "")))
-    raise ResponseDecodeError(BOUNCES, "expected a list of records", excerpt=repr(value))
+        raise api_error(str(value.get("error", "")))
+    raise ResponseDecodeError("expected a list of records", excerpt=repr(value))
 
 
 class BouncePages:
@@ -252,11 +246,8 @@ class BouncePages:
                 self._error = error
 
 
-class RawReport:
+class RawReport(Resource):
     """`mk.report.raw`: the `mailkit.report.raw.*` functions."""
-
-    def __init__(self, client: Mailkit) -> None:
-        self._client = client
 
     @named("report.raw.bounces")
     def bounces(
@@ -297,10 +288,9 @@ class RawReport:
             InvalidParameterError: A bad argument, raised by this call itself, before iteration.
             PaginationError: During iteration, a page that does not move past the cursor.
             APIError: During iteration, the service refused the call.
-            AuthenticationError: During iteration, wrong credentials, or an IP the account does not allow.
-            RateLimitError: The service kept rate limiting (429, or 503 with `Retry-After`).
-            ServerError: The service kept answering 5xx.
-            TransportError: The network failed or timed out, once retries were spent.
+            AuthenticationError: During iteration, the credentials or the caller's IP were refused.
+            TransientError: Once retries were spent: `RateLimitError` (429, or 503 with
+                `Retry-After`), `ServerError` (5xx) or `TransportError` (network, timeouts).
             ResponseDecodeError: The answer is not what the function returns
                 (`UnplacedRecordError`: a record without a usable ID).
                 An error that ends the stream carries `cursor`, where to resume.
@@ -327,10 +317,9 @@ class RawReport:
         ```
 
         Args:
-            message_id: Only this campaign's bounces. Default: every campaign's.
-            send_id: Only this send's bounces. Default: every send's.
-            after_id: The cursor: records after this `undelivered_log_id`. Default `None`: from
-                the first record.
+            message_id: As for `bounces`.
+            send_id: As for `bounces`.
+            after_id: As for `bounces`.
             page_size: Records asked for per page, 2 to 25 000 (the default), as for `bounces`.
             prefetch: Pages fetched ahead while you work on the current one, 0..8. Default 0.
                 With prefetch the pages must be entered with `async with`, which owns the
@@ -341,14 +330,7 @@ class RawReport:
 
         Raises:
             InvalidParameterError: A bad argument, raised by this call itself, before iteration.
-            PaginationError: During iteration, a page that does not move past the cursor.
-            APIError: During iteration, the service refused the call.
-            AuthenticationError: During iteration, wrong credentials, or an IP the account does not allow.
-            RateLimitError: The service kept rate limiting (429, or 503 with `Retry-After`).
-            ServerError: The service kept answering 5xx.
-            TransportError: The network failed or timed out, once retries were spent.
-            ResponseDecodeError: The answer is not what the function returns
-                (`UnplacedRecordError`: a record without a usable ID).
+            MailkitError: During iteration, the errors `bounces` lists.
         """
         cursor = self._cursor(message_id, send_id, after_id, page_size)
         return BouncePages(cursor, bounded_int("prefetch", prefetch, 0, 8))
@@ -382,7 +364,7 @@ class BounceStream:
         self._records: Iterator[Bounce] = iter(())
         # With max_blocking, a spent page is freed in pieces: freeing 25 000 records at once
         # holds the loop for ~10 ms.
-        pacer = cursor._client._pacer
+        pacer = cursor.client._pacer
         self._release: Callable[[list[Bounce]], Awaitable[None]] | None = (
             None if pacer is None else pacer.release
         )

@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-from functools import partial
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 import msgspec
 
 from .._answers import api_error, check_auth_text, error_status, expect_mapping, parse_timestamp
+from .._codecs import Readers
 from .._codecs._records import RecordReader
 from .._exceptions import ResponseDecodeError
 from .._models import MassSendError, MassSendResults, WireId
 from .._request import Request
 from .._service import RESULTS
 from ._params import named_async, optional_positive_id, positive_id
-
-if TYPE_CHECKING:
-    from .._client import Mailkit
+from ._resource import Resource
 
 __all__ = ["SendmailMass"]
 
@@ -36,11 +34,8 @@ class _Row(msgspec.Struct, kw_only=True, gc=False):
 _ROWS: Final = RecordReader(_Row, ids=("ERROR_CODE",))
 
 
-class SendmailMass:
+class SendmailMass(Resource):
     """`mk.sendmail_mass`: the `mailkit.sendmail_mass.*` functions."""
-
-    def __init__(self, client: Mailkit) -> None:
-        self._client = client
 
     @named_async("sendmail_mass.results")
     async def results(self, request_id: int, *, send_id: int | None = None) -> MassSendResults:
@@ -60,10 +55,9 @@ class SendmailMass:
         Raises:
             InvalidParameterError: An ID that is not a positive int, before anything is sent.
             APIError: The service refused the call.
-            AuthenticationError: Wrong credentials, or an IP the account does not allow.
-            RateLimitError: The service kept rate limiting (429, or 503 with `Retry-After`).
-            ServerError: The service kept answering 5xx.
-            TransportError: The network failed or timed out, once retries were spent.
+            AuthenticationError: The credentials or the caller's IP were refused.
+            TransientError: Once retries were spent: `RateLimitError` (429, or 503 with
+                `Retry-After`), `ServerError` (5xx) or `TransportError` (network, timeouts).
             ResponseDecodeError: The answer is not what the function returns.
         """
         request_id = positive_id("request_id", request_id)
@@ -71,36 +65,43 @@ class SendmailMass:
         json: dict[str, object] = {} if send_id is None else {"ID_send": send_id}
         json["request_id"] = request_id
         request = Request(RESULTS, json, (send_id or 0, request_id), idempotent=True)
-        return await self._client._execute(request, partial(_parse, self._client.protocol))
+        return await self._call(request, _MASS_RESULTS)
 
 
-def _parse(protocol: str, value: object) -> MassSendResults:
-    if protocol == "xmlrpc":
-        check_auth_text(RESULTS, value)
-        if isinstance(value, str):
-            raise api_error(RESULTS, value)
-    answer = expect_mapping(RESULTS, value)
+def _results_xmlrpc(value: object) -> MassSendResults:
+    # A refusal comes as a bare text where the struct would be.
+    if isinstance(value, str):
+        check_auth_text(value)
+        raise api_error(value)
+    return _results(value)
+
+
+def _results(value: object) -> MassSendResults:
+    answer = expect_mapping(value)
     status = answer.get("status")
     # error_status is 1 when status is "ERROR": that is a report, not a refusal.
     if not isinstance(status, str):
         if error_status(answer):
-            raise api_error(RESULTS, str(answer.get("error", "")))
-        raise ResponseDecodeError(RESULTS, "the answer has no status", excerpt=repr(value))
+            raise api_error(str(answer.get("error", "")))
+        raise ResponseDecodeError("the answer has no status", excerpt=repr(value))
     rows = answer.get("results") or []
     if not isinstance(rows, list):
-        raise ResponseDecodeError(RESULTS, "results is not a list", excerpt=repr(rows))
+        raise ResponseDecodeError("results is not a list", excerpt=repr(rows))
     try:
         errors = [_error(row) for row in _ROWS.convert(rows)]
     except TypeError as exc:
-        raise ResponseDecodeError(RESULTS, f"unexpected result row ({exc})", excerpt=repr(rows)) from None
+        raise ResponseDecodeError(f"unexpected result row ({exc})", excerpt=repr(rows)) from None
     return MassSendResults(status=status, errors=errors)
+
+
+_MASS_RESULTS: Final = Readers(json=_results, xmlrpc=_results_xmlrpc)
 
 
 def _error(row: _Row) -> MassSendError:
     return MassSendError(
         code=row.code or 0,
         info=row.info,
-        date=parse_timestamp(RESULTS, row.date),
+        date=parse_timestamp(row.date),
         email=row.email,
         email_id=row.email_id,
         send_id=row.send_id,
