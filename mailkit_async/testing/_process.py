@@ -61,14 +61,14 @@ class EmulatorProcess:
         self,
         *args: str,
         env: Mapping[str, str] | None = None,
-        python: str = sys.executable,
+        python: str | None = None,
         start_timeout: float = 60.0,
         stop_timeout: float = 10.0,
         quiet: bool = False,
     ) -> None:
         self.args = tuple(args)
         self.env = None if env is None else dict(env)
-        self.python = python
+        self.python = python or sys.executable  # read now, not when this module was imported
         self.start_timeout = start_timeout
         self.stop_timeout = stop_timeout
         self.quiet = quiet
