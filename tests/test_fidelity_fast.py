@@ -82,6 +82,36 @@ def test_records_without_the_field_keep_an_empty_extra_and_several_names_are_lea
     assert get_codec("json").decode_bounces(BOUNCES, body) == page
 
 
+def test_one_unknown_name_on_some_records_only_leaves_the_others_an_empty_extra() -> None:
+    records = [record(1, X_NEW=[1, {"n": None}]), record(2), record(3, X_NEW="")]
+    body = json.dumps(records).encode()
+    page = with_unknown_fields(body, "X_NEW", STRICT)
+    assert page is not None
+    assert [b.extra for b in page] == [{"X_NEW": [1, {"n": None}]}, {}, {"X_NEW": ""}]
+    assert page == general(records)
+    assert all(type(b) is Bounce for b in page)
+    assert len({id(b.extra) for b in page}) == len(page)
+    assert msgspec.json.decode(msgspec.json.encode(page[0]))["(extra)"] == {"X_NEW": [1, {"n": None}]}
+
+
+def test_a_python_that_refuses_the_in_place_twin_gets_the_same_records(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from mailkit_async._codecs import _bounces
+
+    def refuse(obj: object, cls: type) -> None:
+        raise TypeError("__class__ assignment: layouts differ")
+
+    monkeypatch.setattr(_bounces, "_SET_CLASS", refuse)
+    monkeypatch.setattr(_bounces, "_TWINS", {})
+    records = [record(1, X_ONLY="a"), record(2)]
+    body = json.dumps(records).encode()
+    page = with_unknown_fields(body, "X_ONLY", STRICT)
+    assert page is not None
+    assert [b.extra for b in page] == [{"X_ONLY": "a"}, {}]
+    assert page == general(records)
+
+
 @pytest.mark.parametrize(
     "odd",
     [

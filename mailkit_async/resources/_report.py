@@ -10,6 +10,7 @@ a page of one can only ever hold the record already seen, so `page_size` starts 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterator, Mapping
+from itertools import islice
 from operator import attrgetter, lt
 from types import TracebackType
 from typing import TYPE_CHECKING, Final
@@ -119,6 +120,11 @@ class _Cursor:
         page: list[Bounce] = value
         cursor = self.position
         ids = list(map(_ID, page))
+        if ids[0] > cursor and all(map(lt, ids, islice(ids, 1, None))):
+            # The usual page, in one pass in C: past the cursor and strictly ascending (so every
+            # ID is above the cursor, and none is UNPLACED).
+            self.position = ids[-1]
+            return page
         if UNPLACED in ids:  # C-speed scan; only a page with such a record goes further
             page, ids = self._cut_unplaced(page, ids)
         if ids[-1] <= cursor:
@@ -136,7 +142,7 @@ class _Cursor:
                 start += 1
             del page[:start], ids[:start]
         # Cheap in C, and the guarantee that makes the cursor sound: IDs strictly ascending.
-        if not all(map(lt, ids, ids[1:])):
+        if not all(map(lt, ids, islice(ids, 1, None))):
             raise PaginationError(BOUNCES, "records are not in ascending ID order", cursor=cursor)
         self.position = ids[-1]
         return page
