@@ -9,6 +9,8 @@ a page of one can only ever hold the record already seen, so `page_size` starts 
 
 from __future__ import annotations
 
+import sys
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from itertools import islice
 from operator import attrgetter, lt
@@ -190,6 +192,13 @@ class BouncePages:
         self._group: TaskGroup | None = None
         self._receive: MemoryObjectReceiveStream[list[Bounce]] | None = None
         self._error: BaseException | None = None
+        # With max_blocking, a page the caller has let go of is freed in pieces when the next
+        # one is asked for: freeing 25 000 records at once holds the loop for ~10 ms.
+        pacer = cursor._client._pacer
+        self._release: Callable[[list[Bounce]], Awaitable[None]] | None = (
+            None if pacer is None else pacer.release
+        )
+        self._given: deque[list[Bounce]] = deque()
 
     @property
     def position(self) -> int:
@@ -222,11 +231,24 @@ class BouncePages:
                 await group.__aexit__(exc_type, exc, tb)
         if self._receive is not None:
             self._receive.close()
+        self._given.clear()
 
     def __aiter__(self) -> Self:
         return self
 
     async def __anext__(self) -> list[Bounce]:
+        if self._release is None:
+            return await self._next_page()
+        while len(self._given) > 1:  # all but the page the caller may still be working on
+            spent = self._given.popleft()
+            if sys.getrefcount(spent) == 2:  # this name and the call's argument: no one else's
+                await self._release(spent)
+            del spent
+        page = await self._next_page()
+        self._given.append(page)
+        return page
+
+    async def _next_page(self) -> list[Bounce]:
         if not self._prefetch:
             page = await self._cursor.next_page()
             if page is None:
