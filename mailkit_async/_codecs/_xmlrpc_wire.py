@@ -8,11 +8,11 @@ character a byte that reads ASCII as itself (ISO-8859-2, windows-1250) is read i
 path, whose markup is ASCII: only text with other bytes in it is decoded from the codec. Anything
 else (and whatever the fast path gives up on) is transcoded to UTF-8 first.
 
-* a fast path for the shape the service actually sends (plain tags, UTF-8, nothing but
-  whitespace between elements): one compiled regular expression walks the body token by token
-  (a token is a whole ``<member>`` with its scalar value, or one container boundary) and builds
-  the value with a small explicit stack. It accepts only a strict subset of well-formed XML,
-  and gives up (returns ``_BAIL``) at the first thing it does not know;
+* a fast path for the shape the service actually sends (plain tags, UTF-8 or one of those
+  single-byte codecs, nothing but whitespace between elements): one compiled regular expression
+  walks the body token by token (a token is a whole ``<member>`` with its scalar value, or one
+  container boundary) and builds the value with a small explicit stack. It accepts only a strict
+  subset of well-formed XML, and gives up (returns ``_BAIL``) at the first thing it does not know;
 * the general path: expat (``pyexpat``) with a stack-based builder, which judges everything
   else, comments, CDATA sections, odd whitespace and every error included.
 
