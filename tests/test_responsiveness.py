@@ -241,6 +241,17 @@ async def test_a_page_the_caller_let_go_of_is_freed_in_pieces_and_one_it_keeps_n
     assert wakeups[0] >= PAGE // 64 - 1
 
 
+async def test_a_page_that_frees_within_the_budget_is_left_to_the_caller(
+    anyio_backend: str, server: Any
+) -> None:
+    mk = client(server.url, "json")  # the default budget: a 1 000-record page frees well within it
+    async with mk, mk._transport.http, mk.report.raw.bounce_pages(page_size=PAGE) as pages:
+        first = await pages.__anext__()
+        await pages.__anext__()
+        assert pages._given == deque()  # no reference kept: freed where the caller drops it
+    assert first[0].undelivered_log_id == 1
+
+
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 @pytest.mark.parametrize("setting", [ALWAYS, None], ids=["paced", "None"])
 async def test_closing_a_stream_early_frees_its_page_in_pieces_when_paced(

@@ -198,6 +198,7 @@ class BouncePages:
         self._release: Callable[[list[Bounce]], Awaitable[None]] | None = (
             None if pacer is None else pacer.release
         )
+        self._at_once: Callable[[int], bool] = bool if pacer is None else pacer.frees_at_once
         self._given: deque[list[Bounce]] = deque()
 
     @property
@@ -245,7 +246,8 @@ class BouncePages:
                 await self._release(spent)
             del spent
         page = await self._next_page()
-        self._given.append(page)
+        if not self._at_once(len(page)):  # else left to the caller, as without pacing
+            self._given.append(page)
         return page
 
     async def _next_page(self) -> list[Bounce]:
