@@ -254,6 +254,10 @@ class Pacer:
             await _let_others_run()  # the last one too: what the stream does next is not paced
         return records
 
+    def frees_at_once(self, records: int) -> bool:
+        """Whether freeing `records` records fits the budget (`release` would take them in one piece)."""
+        return records <= max(_MIN_SLICE_RECORDS, int(self._budget * self.free_rate * _MARGIN))
+
     async def release(self, page: list[Bounce]) -> None:
         """Empty a page the stream is done with, in pieces: freeing 25 000 records takes ~10 ms."""
         while page:

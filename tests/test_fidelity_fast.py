@@ -18,7 +18,16 @@ from mailkit_async import Bounce
 from mailkit_async._codecs import get_codec
 from mailkit_async._codecs._bounces import with_unknown_fields
 from mailkit_async._codecs._records import RecordReader
-from mailkit_async._codecs._xmlrpc_wire import XmlRpcFormatError, _ascii_compatible, loads_response
+from mailkit_async._codecs._xmlrpc_wire import (
+    _BAIL,
+    XmlRpcFormatError,
+    _as_utf8,
+    _ascii_compatible,
+    _in_place,
+    _loads_fast,
+    _single_byte_codec,
+    loads_response,
+)
 from mailkit_async._service import BOUNCES
 
 STRICT = msgspec.json.Decoder(list[Bounce], strict=False)
@@ -80,6 +89,36 @@ def test_records_without_the_field_keep_an_empty_extra_and_several_names_are_lea
     ]
     assert page == general(records)
     assert get_codec("json").decode_bounces(BOUNCES, body) == page
+
+
+def test_one_unknown_name_on_some_records_only_leaves_the_others_an_empty_extra() -> None:
+    records = [record(1, X_NEW=[1, {"n": None}]), record(2), record(3, X_NEW="")]
+    body = json.dumps(records).encode()
+    page = with_unknown_fields(body, "X_NEW", STRICT)
+    assert page is not None
+    assert [b.extra for b in page] == [{"X_NEW": [1, {"n": None}]}, {}, {"X_NEW": ""}]
+    assert page == general(records)
+    assert all(type(b) is Bounce for b in page)
+    assert len({id(b.extra) for b in page}) == len(page)
+    assert msgspec.json.decode(msgspec.json.encode(page[0]))["(extra)"] == {"X_NEW": [1, {"n": None}]}
+
+
+def test_a_python_that_refuses_the_in_place_twin_gets_the_same_records(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from mailkit_async._codecs import _bounces
+
+    def refuse(obj: object, cls: type) -> None:
+        raise TypeError("__class__ assignment: layouts differ")
+
+    monkeypatch.setattr(_bounces, "_SET_CLASS", refuse)
+    monkeypatch.setattr(_bounces, "_TWINS", {})
+    records = [record(1, X_ONLY="a"), record(2)]
+    body = json.dumps(records).encode()
+    page = with_unknown_fields(body, "X_ONLY", STRICT)
+    assert page is not None
+    assert [b.extra for b in page] == [{"X_ONLY": "a"}, {}]
+    assert page == general(records)
 
 
 @pytest.mark.parametrize(
@@ -146,3 +185,38 @@ def test_a_single_byte_body_that_is_not_its_encoding_is_refused() -> None:
 def test_ascii_compatibility_is_told_apart() -> None:
     assert _ascii_compatible("cp1250") and _ascii_compatible("iso8859-2")
     assert not _ascii_compatible("utf-16") and not _ascii_compatible("cp037")
+
+
+@pytest.mark.parametrize("encoding", ["windows-1250", "iso-8859-2", "latin-1"])
+def test_a_single_byte_body_is_read_in_place_as_its_transcoded_self(encoding: str) -> None:
+    text = "Žluťoučký kůň\r\npěl & <b>" if encoding != "latin-1" else "Ã½ café\r\n& <b>"
+    records = [record(1, SUBJECT=text, X_NÁZEV="ď"), record(2, SUBJECT="plain ASCII")]
+    if encoding == "latin-1":
+        records[0].pop("TEXT_STATUS")  # "Uživatel" has no Latin-1 form
+        records[0]["X_NÁZEV"] = "é"
+    body = xml_page(records, encoding)
+    codec = _single_byte_codec(body)
+    assert codec is not None
+    in_place = _loads_fast(body, 64, codec)
+    assert in_place is not _BAIL  # read as it is, no transcoding
+    assert in_place == _loads_fast(_as_utf8(body), 64) == loads_response(body)
+    assert in_place == xmlrpc.client.loads(body)[0][0]  # the standard library reads the same
+    page = get_codec("xmlrpc").decode_bounces(BOUNCES, body)
+    assert isinstance(page, list)
+    assert page[0].subject == text.replace("\r\n", "\n")
+    assert page[0].extra == {"X_NÁZEV": records[0]["X_NÁZEV"]}
+
+
+def test_only_codecs_of_one_character_a_byte_are_read_in_place() -> None:
+    assert _in_place("cp1250") and _in_place("iso8859-2") and _in_place("latin-1")
+    for codec in ("utf-8", "utf-16", "shift_jis", "gb18030", "cp037"):
+        assert not _in_place(codec), codec
+    assert _single_byte_codec(xml_page([record(1)], "utf-8")) is None
+    assert _single_byte_codec(xml_page([record(1)], "utf-16")) is None
+
+
+def test_a_byte_the_declared_codec_lacks_is_refused_in_place_too() -> None:
+    body = xml_page([record(1, EMAIL="x@example.cz")], "windows-1250").replace(b"x@", b"\x81@", 1)
+    assert _loads_fast(body, 64, "cp1250") is _BAIL
+    with pytest.raises(XmlRpcFormatError, match="windows-1250"):
+        loads_response(body)

@@ -7,6 +7,7 @@ import json
 import threading
 import time
 import xmlrpc.client
+from collections import deque
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -192,6 +193,57 @@ async def test_cancelling_between_slices_stops_at_once_and_frees_the_connection(
         assert calls == 3  # no slice after the cancellation ...
         assert received == []  # ... which came in the middle of the first page
         await next_call_works(mk)
+
+
+@pytest.mark.parametrize("prefetch", [0, 1])
+async def test_a_page_the_caller_let_go_of_is_freed_in_pieces_and_one_it_keeps_never(
+    anyio_backend: str, server: Any, prefetch: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mk = paced(server.url, "json", ALWAYS)
+    assert mk._pacer is not None
+    freed: list[list[int]] = []
+    wakeups: list[int] = []
+    spinner = Spinner()
+    release = mk._pacer.release
+
+    async def spy(page: list[Bounce]) -> None:
+        freed.append([b.undelivered_log_id for b in page])
+        before = spinner.wakeups
+        await release(page)
+        wakeups.append(spinner.wakeups - before)
+        assert page == []
+
+    monkeypatch.setattr(mk._pacer, "release", spy)
+    async with mk, mk._transport.http, anyio.create_task_group() as group:
+        group.start_soon(spinner.run)
+        async with mk.report.raw.bounce_pages(page_size=PAGE, prefetch=prefetch) as pages:
+            kept = await pages.__anext__()  # the caller keeps this one
+            ids = [b.undelivered_log_id for b in kept]
+            second = await pages.__anext__()
+            second_ids = [b.undelivered_log_id for b in second]
+            del second  # ... and lets this one go
+            third = await pages.__anext__()
+            with pytest.raises(StopAsyncIteration):  # 2 500 records: the end
+                await pages.__anext__()
+        assert pages._given == deque()  # leaving the block lets go of every page
+        group.cancel_scope.cancel()
+        await next_call_works(mk)
+    assert [b.undelivered_log_id for b in kept] == ids  # what the caller holds is untouched
+    assert len(third) == RECORDS - 2 * PAGE and third[0].undelivered_log_id > second_ids[-1]
+    assert freed == [second_ids]  # only the page no one else held, once
+    # 1 000 records in pieces of at least 64, the loop let go between them.
+    assert wakeups[0] >= PAGE // 64 - 1
+
+
+async def test_a_page_that_frees_within_the_budget_is_left_to_the_caller(
+    anyio_backend: str, server: Any
+) -> None:
+    mk = paced(server.url, "json")  # the default budget: a 1 000-record page frees well within it
+    async with mk, mk._transport.http, mk.report.raw.bounce_pages(page_size=PAGE) as pages:
+        first = await pages.__anext__()
+        await pages.__anext__()
+        assert pages._given == deque()  # no reference kept: freed where the caller drops it
+    assert first[0].undelivered_log_id == 1
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)

@@ -84,12 +84,16 @@ class JsonCodec:
             return ""
         try:
             value = self._page.decode(body)
+            if type(value) is list:  # the usual page: typed records already
+                return value
         except msgspec.ValidationError as exc:
             # Not the usual page: look again, this page only. Fields nobody documented have a
             # fast way (still decoded in C); anything else odd (a null, an empty ID) the general one.
             name = unknown_field(exc)
             page = None if name is None else with_unknown_fields(body, name, self._page)
-            value = page if page is not None else _decode(self._any, function, body)
+            if page is not None:
+                return page
+            value = _decode(self._any, function, body)
         except (msgspec.DecodeError, *_HOSTILE) as exc:
             raise ResponseDecodeError(
                 f"not valid JSON ({exc})", function=function, excerpt=bytes(body[:WINDOW])

@@ -3,14 +3,16 @@
 Reading has two paths that give the same answer:
 
 Bodies are read in the encoding they declare (a BOM, or the XML declaration's ``encoding``: UTF-8,
-UTF-16, ISO-8859-2, windows-1250 or any codec the standard library knows): anything but UTF-8 is
-transcoded to UTF-8 first, so both paths below only ever see UTF-8.
+UTF-16, ISO-8859-2, windows-1250 or any codec the standard library knows). A codec of one
+character a byte that reads ASCII as itself (ISO-8859-2, windows-1250) is read in place by the fast
+path, whose markup is ASCII: only text with other bytes in it is decoded from the codec. Anything
+else (and whatever the fast path gives up on) is transcoded to UTF-8 first.
 
-* a fast path for the shape the service actually sends (plain tags, UTF-8, nothing but
-  whitespace between elements): one compiled regular expression walks the body token by token
-  (a token is a whole ``<member>`` with its scalar value, or one container boundary) and builds
-  the value with a small explicit stack. It accepts only a strict subset of well-formed XML,
-  and gives up (returns ``_BAIL``) at the first thing it does not know;
+* a fast path for the shape the service actually sends (plain tags, UTF-8 or one of those
+  single-byte codecs, nothing but whitespace between elements): one compiled regular expression
+  walks the body token by token (a token is a whole ``<member>`` with its scalar value, or one
+  container boundary) and builds the value with a small explicit stack. It accepts only a strict
+  subset of well-formed XML, and gives up (returns ``_BAIL``) at the first thing it does not know;
 * the general path: expat (``pyexpat``) with a stack-based builder, which judges everything
   else, comments, CDATA sections, odd whitespace and every error included.
 
@@ -236,7 +238,15 @@ def loads_response(body: bytes | bytearray | memoryview, *, max_depth: int = 64)
     encoding, not XML, a DTD or entity declaration of any kind, structs/arrays nested deeper than
     ``max_depth``.
     """
-    data = _as_utf8(_to_bytes(body))
+    data = _to_bytes(body)
+    single_byte = _single_byte_codec(data)
+    if single_byte is not None:
+        # ISO-8859-2, windows-1250...: markup is ASCII, so the fast path reads the bytes as they
+        # are and decodes only the text in them; anything it does not take is transcoded below.
+        value = _loads_fast(data, max_depth, single_byte)
+        if value is not _BAIL:
+            return value  # type: ignore[return-value]
+    data = _as_utf8(data)
     value = _loads_fast(data, max_depth)
     if value is _BAIL:
         return _loads_general(data, max_depth)
@@ -316,6 +326,58 @@ def _ascii_compatible(codec: str) -> bool:
         return False
 
 
+def _single_byte_codec(data: bytes) -> str | None:
+    """The codec a body's declaration names, when it is one the fast path can read in place."""
+    if data[:5] != b"<?xml":
+        return None
+    declared = _DECLARED.match(data)
+    if declared is None:
+        return None
+    name = (declared[1] or declared[2]).decode("ascii")
+    if name in _UTF8_NAMES:
+        return None
+    try:
+        codec = codecs.lookup(name).name
+    except LookupError:
+        return None
+    return codec if _in_place(codec) else None
+
+
+@functools.lru_cache(maxsize=32)
+def _in_place(codec: str) -> bool:
+    """Whether `codec` reads ASCII as itself and every other byte alone as one character XML
+    allows (or refuses it): then markup found in its bytes is markup, and text decodes piecewise."""
+    if not _ascii_compatible(codec):
+        return False
+    alone: list[str] = []
+    for byte in range(128, 256):
+        try:
+            char = bytes([byte]).decode(codec)
+        except (UnicodeError, ValueError):
+            # A byte the codec lacks, or the first of several (UTF-8, Shift_JIS): the latter
+            # would read as a character with the next, so the codec is not read in place.
+            if any(_decodes(bytes([byte, after]), codec) for after in range(0x20, 0x100)):
+                return False
+            alone.append("\ufffd")
+            continue
+        if len(char) != 1 or not _xml_char(ord(char)) or char in "\ufffe\uffff":
+            return False
+        alone.append(char)
+    try:
+        whole = bytes(range(128, 256)).decode(codec, "replace")
+    except (UnicodeError, ValueError, LookupError):
+        return False
+    return whole == "".join(alone)
+
+
+def _decodes(data: bytes, codec: str) -> bool:
+    try:
+        data.decode(codec)
+    except (UnicodeError, ValueError):
+        return False
+    return True
+
+
 # --------------------------------------------------------------------------------------------
 # Reading: the fast path
 # --------------------------------------------------------------------------------------------
@@ -366,9 +428,9 @@ def _resolve_reference(match: re.Match[str]) -> str:
     return chr(code)
 
 
-def _careful_text(raw: bytes) -> str:
+def _careful_text(raw: bytes, encoding: str = "utf-8") -> str:
     """Text as an XML parser reports it: CR/CRLF -> LF, references resolved; `_Bail` if not XML."""
-    text = raw.decode("utf-8")
+    text = raw.decode(encoding)
     if "\ufffe" in text or "\uffff" in text or "]]>" in text:
         raise _Bail
     if "\r" in text:
@@ -381,8 +443,12 @@ def _careful_text(raw: bytes) -> str:
 class _Names(dict[bytes, str]):
     """Member names, decoded once per distinct name (and shared by every record)."""
 
+    def __init__(self, encoding: str = "utf-8") -> None:
+        super().__init__()
+        self._encoding = encoding
+
     def __missing__(self, raw: bytes) -> str:
-        name = _careful_text(raw)
+        name = _careful_text(raw, self._encoding)
         self[raw] = name
         return name
 
@@ -399,12 +465,16 @@ _utf8: Final[_Converter] = bytes.decode
 _bool: Final[_Converter] = {b"0": False, b"1": True}.__getitem__
 
 
-def _build_fast_pattern() -> tuple[re.Pattern[bytes], tuple[int, ...], tuple[_Converter, ...], int]:
+_Fast: TypeAlias = tuple[re.Pattern[bytes], tuple[int, ...], tuple[_Converter, ...], int]
+
+
+def _build_fast_pattern(plain: bytes = _PLAIN, careful: _Converter = _careful_text) -> _Fast:
     """One regular expression for every fast token, laid out as a trie on the tag names.
 
     Every alternative ends with the one group that carries its value (or an empty marker group),
     so ``m.lastindex`` names the alternative: ``kinds[m.lastindex]`` is the token kind and
-    ``converters[m.lastindex]`` turns that group's bytes into the Python value.
+    ``converters[m.lastindex]`` turns that group's bytes into the Python value. Text matching
+    `plain` is decoded as UTF-8 (a builtin), any other text by `careful`.
     """
     table: dict[str, tuple[int, _Converter]] = {}
 
@@ -419,20 +489,20 @@ def _build_fast_pattern() -> tuple[re.Pattern[bytes], tuple[int, ...], tuple[_Co
         return b"|".join(
             [
                 b"(?P<" + tag + b">i4|int|i8)>" + group(_FAST_INT, kind, int) + b"</(?P=" + tag + b")>",
-                b"string>" + group(_PLAIN, kind) + b"</string>",
-                b"string>" + group(_CAREFUL, kind, _careful_text) + b"</string>",
+                b"string>" + group(plain, kind) + b"</string>",
+                b"string>" + group(_CAREFUL, kind, careful) + b"</string>",
                 b"string/>" + group(b"", kind),
                 b"nil/>" + group(b"", kind, _nil),
                 b"boolean>" + group(b"[01]", kind, _bool) + b"</boolean>",
                 b"double>" + group(_FAST_DOUBLE, kind, float) + b"</double>",
-                rb"dateTime\.iso8601>" + group(_PLAIN, kind) + rb"</dateTime\.iso8601>",
-                rb"dateTime\.iso8601>" + group(_CAREFUL, kind, _careful_text) + rb"</dateTime\.iso8601>",
+                rb"dateTime\.iso8601>" + group(plain, kind) + rb"</dateTime\.iso8601>",
+                rb"dateTime\.iso8601>" + group(_CAREFUL, kind, careful) + rb"</dateTime\.iso8601>",
             ]
         )
 
     def untyped(kind: int) -> bytes:
         """``<value>text</value>``, after ``<value>``."""
-        return group(_PLAIN, kind) + b"</value>|" + group(_CAREFUL, kind, _careful_text) + b"</value>"
+        return group(plain, kind) + b"</value>|" + group(_CAREFUL, kind, careful) + b"</value>"
 
     member_scalar = (
         b"<value(?:>(?:" + _W + b"<(?:" + typed(_K_MEMBER) + b")" + _W + b"</value>"
@@ -475,8 +545,21 @@ def _build_fast_pattern() -> tuple[re.Pattern[bytes], tuple[int, ...], tuple[_Co
 
 _FAST, _KINDS, _CONVERTERS, _NAME_GROUP = _build_fast_pattern()
 
-# The XML declaration as XML 1.0 spells it. The encoding named was honoured by `_as_utf8`: the
-# body is UTF-8 by now (the general path makes expat ignore the declaration too).
+
+# Plain text in ASCII only: the same in UTF-8 and in every codec `_in_place` accepts.
+_PLAIN_ASCII: Final = rb"[^<>&\r\x00-\x08\x0b\x0c\x0e-\x1f\x80-\xff]*"
+
+
+@functools.lru_cache(maxsize=8)
+def _codec_fast(codec: str) -> _Fast:
+    """The fast tokens for a body in `codec` (one `_in_place` accepts): ASCII text decoded by a
+    builtin, the rest (a few values a page) from `codec` with the careful checks."""
+    return _build_fast_pattern(_PLAIN_ASCII, functools.partial(_careful_text, encoding=codec))
+
+
+# The XML declaration as XML 1.0 spells it. The encoding named was honoured before: the body is
+# UTF-8 by now (`_as_utf8`), or in a single-byte codec the converters decode (`_in_place`); the
+# general path makes expat ignore the declaration too.
 _PROLOG: Final = re.compile(
     rb"(?:\xef\xbb\xbf)?"
     rb"(?:<\?xml[ \t\r\n]+version[ \t\r\n]*=[ \t\r\n]*(?:\"1\.0\"|'1\.0')"
@@ -488,8 +571,11 @@ _PROLOG: Final = re.compile(
 _EPILOG: Final = re.compile(b"</param>" + _W + b"</params>" + _W + b"</methodResponse>" + _W)
 
 
-def _loads_fast(data: bytes, max_depth: int) -> object:
-    """The value, or `_BAIL` when the body is not in the plain shape this path knows."""
+def _loads_fast(data: bytes, max_depth: int, encoding: str = "utf-8") -> object:
+    """The value, or `_BAIL` when the body is not in the plain shape this path knows.
+
+    `encoding`: UTF-8, or a single-byte codec `_in_place` accepts, whose text is decoded as found.
+    """
     head = _PROLOG.match(data)
     if head is None:
         return _BAIL
@@ -498,10 +584,10 @@ def _loads_fast(data: bytes, max_depth: int) -> object:
     if stop < start or _EPILOG.fullmatch(data, stop) is None:
         return _BAIL
 
-    kinds = _KINDS
-    converters = _CONVERTERS
-    name_group = _NAME_GROUP
-    names = _Names()
+    fast, kinds, converters, name_group = (
+        (_FAST, _KINDS, _CONVERTERS, _NAME_GROUP) if encoding == "utf-8" else _codec_fast(encoding)
+    )
+    names = _Names(encoding)
     root: list[object] = []
     # `cur` is the innermost open container; `state` says what it accepts next:
     # 0 values (an array, or the param), 1 members (a struct), 2 the value of member `pending`,
@@ -513,7 +599,7 @@ def _loads_fast(data: bytes, max_depth: int) -> object:
     depth = 0
     m: re.Match[bytes] | None = None
     try:
-        for m in iter(_FAST.scanner(data, start, stop).match, None):  # type: ignore[attr-defined]
+        for m in iter(fast.scanner(data, start, stop).match, None):  # type: ignore[attr-defined]
             group = m.lastindex
             kind = kinds[group]  # type: ignore[index]
             if kind == _K_MEMBER:
