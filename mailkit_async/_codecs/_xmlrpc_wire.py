@@ -391,8 +391,7 @@ _K_STRUCT_OPEN: Final = 4
 _K_STRUCT_CLOSE: Final = 5
 _K_ARRAY_OPEN: Final = 6
 _K_ARRAY_CLOSE: Final = 7
-_K_EMPTY_STRUCT: Final = 8
-_K_EMPTY_ARRAY: Final = 9
+_K_EMPTY: Final = 8  # <struct/>, <array><data/></array> and the like: a value one level down
 
 _W: Final = rb"[ \t\r\n]*"
 # Text that decodes as is: no markup, references, CR, ']]>' or U+FFFE/U+FFFF (lead byte 0xEF).
@@ -460,6 +459,14 @@ def _nil(_raw: bytes) -> None:
     return None
 
 
+def _empty_struct(_raw: bytes) -> dict[str, object]:
+    return {}
+
+
+def _empty_array(_raw: bytes) -> list[object]:
+    return []
+
+
 # Group bytes -> value; builtins where possible (no Python frame per value).
 _utf8: Final[_Converter] = bytes.decode
 _bool: Final[_Converter] = {b"0": False, b"1": True}.__getitem__
@@ -513,10 +520,11 @@ def _build_fast_pattern(plain: bytes = _PLAIN, careful: _Converter = _careful_te
         b"value(?:>(?:" + _W + b"<(?:"
         + b"(?:" + typed(_K_VALUE) + b")" + _W + b"</value>"
         + b"|struct>" + group(b"", _K_STRUCT_OPEN)
-        + b"|struct/>" + _W + b"</value>" + group(b"", _K_EMPTY_STRUCT)
+        + b"|struct/>" + _W + b"</value>" + group(b"", _K_EMPTY, _empty_struct)
         + b"|array>" + _W + b"<data>" + group(b"", _K_ARRAY_OPEN)
-        + b"|array>" + _W + b"<data/>" + _W + b"</array>" + _W + b"</value>" + group(b"", _K_EMPTY_ARRAY)
-        + b"|array/>" + _W + b"</value>" + group(b"", _K_EMPTY_ARRAY)
+        + b"|array>" + _W + b"<data/>" + _W + b"</array>" + _W + b"</value>"
+        + group(b"", _K_EMPTY, _empty_array)
+        + b"|array/>" + _W + b"</value>" + group(b"", _K_EMPTY, _empty_array)
         + b")|" + untyped(_K_VALUE)
         + b")|/>" + group(b"", _K_VALUE) + b")"
     )  # fmt: skip
@@ -606,7 +614,9 @@ def _loads_fast(data: bytes, max_depth: int, encoding: str = "utf-8") -> object:
                 if state != 1:
                     return _BAIL
                 cur[names[m[name_group]]] = converters[group](m[group])  # type: ignore[index]
-            elif kind == _K_VALUE:
+            elif kind in (_K_VALUE, _K_EMPTY):
+                if kind == _K_EMPTY and depth >= max_depth:
+                    return _BAIL
                 value = converters[group](m[group])  # type: ignore[index]
                 if state == 0:
                     cur.append(value)
@@ -644,17 +654,6 @@ def _loads_fast(data: bytes, max_depth: int, encoding: str = "utf-8") -> object:
                 if state != 3:
                     return _BAIL
                 state = 1
-            else:  # _K_EMPTY_STRUCT, _K_EMPTY_ARRAY
-                if depth + 1 > max_depth:
-                    return _BAIL
-                value = {} if kind == _K_EMPTY_STRUCT else []
-                if state == 0:
-                    cur.append(value)
-                elif state == 2:
-                    cur[pending] = value
-                    state = 3
-                else:
-                    return _BAIL
     except (_Bail, UnicodeDecodeError, ValueError):
         return _BAIL
     if m is None or m.end() != stop or stack or len(root) != 1:
