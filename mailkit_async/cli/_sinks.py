@@ -497,8 +497,9 @@ class SqliteSink(Sink):
     def _connect(self) -> None:
         # Pages are written from worker threads, one at a time; transactions are explicit.
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        getlimit = getattr(self._db, "getlimit", None)  # Python 3.11+; 999 is SQLite's old default
-        self._variables = min(getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) if getlimit else 999, _VARIABLES)
+        # `getlimit` is Python 3.11+ (9: SQLITE_LIMIT_VARIABLE_NUMBER); 999 is SQLite's old default.
+        getlimit = getattr(self._db, "getlimit", None)
+        self._variables = min(getlimit(9) if getlimit else 999, _VARIABLES)
 
     def _adopt(self) -> None:
         """Use an existing table, adding the typed columns an older version did not write."""
