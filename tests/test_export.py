@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from mailkit_async import Bounce
 from mailkit_async._service import BOUNCES
+from mailkit_async.cli import _sinks as sinks
 from mailkit_async.cli import main
 from mailkit_async.cli._errors import EXIT, CliError
 from mailkit_async.cli._sinks import FIELDS, LEGACY_FIELDS, CsvSink, csv_rows, jsonl_lines, open_sink
@@ -170,6 +171,28 @@ def test_sqlite_page_and_its_new_column_commit_together(tmp_path: Path) -> None:
         assert [r[1] for r in db.execute("PRAGMA table_info(bounces)")] == list(FIELDS)
         assert db.execute("SELECT COUNT(*) FROM bounces").fetchone() == (1,)
     db.close()
+
+
+@pytest.mark.parametrize("variables", [16, 40, 999])  # one row, two rows (+ a shorter tail), all
+def test_sqlite_writes_a_page_in_statements_of_many_rows_as_one_transaction(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, variables: int
+) -> None:
+    monkeypatch.setattr(sinks, "_VARIABLES", variables)
+    path = tmp_path / "b.sqlite"
+    page = [record(n, {"NEW": n} if n % 2 else {}) for n in range(1, 8)]
+    assert write("sqlite", path, [page]) == 7
+    rows = read("sqlite", path)
+    assert [{k: row[k] for k in FIELDS} for row in rows] == [typed(r) for r in page]
+    assert [row["NEW"] for row in rows] == [1, None, 3, None, 5, None, 7]
+    with sqlite3.connect(path) as db:  # refuses record 12, in the last statement of the page
+        db.execute(
+            "CREATE TRIGGER refuse BEFORE INSERT ON bounces WHEN NEW.undelivered_log_id = 12 "
+            "BEGIN SELECT RAISE(ABORT, 'refused'); END"
+        )
+    db.close()
+    with pytest.raises(CliError):
+        write("sqlite", path, [[record(n) for n in range(8, 13)]], resume=True)
+    assert [row["undelivered_log_id"] for row in read("sqlite", path)] == list(range(1, 8))
 
 
 # Fields the service may send beside the typed ones whose names fold onto other columns: a typed

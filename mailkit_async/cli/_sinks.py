@@ -20,6 +20,7 @@ import os
 import re
 import sqlite3
 from collections.abc import Sequence
+from itertools import chain
 from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import IO, Any, Final, get_type_hints
@@ -481,6 +482,7 @@ class SqliteSink(Sink):
         self._db: sqlite3.Connection | None = None
         self._taken: set[str] = set()  # the table's columns in lower case (SQLite ignores case)
         self._fields: dict[str, str] = {}  # an extra field's name -> its column (`bounce_fields`)
+        self._variables = 999
         if path.exists():
             try:
                 self._connect()
@@ -495,6 +497,9 @@ class SqliteSink(Sink):
     def _connect(self) -> None:
         # Pages are written from worker threads, one at a time; transactions are explicit.
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        # `getlimit` is Python 3.11+ (9: SQLITE_LIMIT_VARIABLE_NUMBER); 999 is SQLite's old default.
+        getlimit = getattr(self._db, "getlimit", None)
+        self._variables = min(getlimit(9) if getlimit else 999, _VARIABLES)
 
     def _adopt(self) -> None:
         """Use an existing table, adding the typed columns an older version did not write."""
@@ -549,9 +554,15 @@ class SqliteSink(Sink):
         assert self._db is not None
         names, rows = encoded
         placed = self._place(names)
-        marks = ", ".join("?" * (len(FIELDS) + len(names)))
+        width = len(FIELDS) + len(names)
         columns = ", ".join(map(_quoted, (*FIELDS, *(placed[name] for name in names))))
-        statement = f"INSERT OR REPLACE INTO bounces ({columns}) VALUES ({marks})"
+        insert = f"INSERT OR REPLACE INTO bounces ({columns}) VALUES "
+        row = "(" + ", ".join("?" * width) + ")"
+        # Many rows a statement: each `execute` binds its values, then inserts them all in one call
+        # without the GIL. `executemany` steps once a row, and each step gives up the GIL and
+        # waits to take it back from the event loop's thread, which decodes the next page meanwhile.
+        step = max(1, self._variables // width)
+        full = insert + ", ".join([row] * step)
         added = [(name, column) for name, column in placed.items() if name not in self._fields]
         # One transaction a page: committed with its new columns (DDL is transactional), or not at all.
         self._db.execute("BEGIN IMMEDIATE")
@@ -560,7 +571,10 @@ class SqliteSink(Sink):
                 self._db.execute(f"ALTER TABLE bounces ADD COLUMN {_quoted(column)}")
             if added:
                 self._db.executemany(f"INSERT INTO {_MAP} VALUES (?, ?)", added)
-            self._db.executemany(statement, rows)
+            for start in range(0, len(rows), step):
+                chunk = rows[start : start + step]
+                statement = full if len(chunk) == step else insert + ", ".join([row] * len(chunk))
+                self._db.execute(statement, list(chain.from_iterable(chunk)))
             self._db.execute("COMMIT")
         except BaseException:
             with contextlib.suppress(sqlite3.Error):
@@ -591,6 +605,8 @@ class SqliteSink(Sink):
 
 
 _MAP: Final = "bounce_fields"
+#: Values bound to one INSERT at most (a few thousand rows); SQLite's own limit may be lower.
+_VARIABLES: Final = 32_766
 _CREATE_MAP: Final = (
     f"CREATE TABLE IF NOT EXISTS {_MAP} (field TEXT PRIMARY KEY, column_name TEXT NOT NULL UNIQUE)"
 )
