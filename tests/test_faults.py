@@ -36,7 +36,7 @@ from _faultlib import (
     server_clock,
     timeout,
 )
-from _pool import checked_out
+from support.pool import checked_out
 
 import mailkit_async._retry as retry_module
 from mailkit_async import (
