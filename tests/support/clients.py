@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import Awaitable, Callable, Iterator
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 import httpx
 import pytest
@@ -83,7 +83,11 @@ def in_process(emu: MailkitEmulator, protocol: str = "json", **kwargs: Any) -> M
     return Mailkit(CLIENT_ID, MD5, protocol=protocol, http_client=http, **kwargs)  # type: ignore[arg-type]
 
 
-def new_emulator(kind: type[E] = MailkitEmulator, **kwargs: Any) -> E:  # type: ignore[assignment]
+@overload
+def new_emulator(**kwargs: Any) -> MailkitEmulator: ...
+@overload
+def new_emulator(kind: type[E], **kwargs: Any) -> E: ...
+def new_emulator(kind: type[MailkitEmulator] = MailkitEmulator, **kwargs: Any) -> MailkitEmulator:
     """An emulator (of `kind`) that knows the credentials of every client made here."""
     return kind(client_id=CLIENT_ID, client_md5=MD5, **kwargs)
 
