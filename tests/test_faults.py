@@ -264,6 +264,13 @@ def add_bounce_faults(emu: MailkitEmulator, cut: int, *, stalls: int = 2) -> lis
     return rules
 
 
+def seeded(records: int) -> MailkitEmulator:
+    """An emulator holding a stream of `records` bounces, with a gap in the IDs every 37."""
+    emu = new_emulator()
+    emu.seed_bounces(records, gap_every=37)
+    return emu
+
+
 BOUNCE_CASES = [
     pytest.param("json", 100_000, 5_000, 200_000, id="json-100k"),
     pytest.param("xmlrpc", 30_000, 2_000, 100_000, id="xmlrpc-30k"),
@@ -282,8 +289,7 @@ def faulted_mid_stream(emu: MailkitEmulator) -> list[Any]:
 async def test_bounce_stream_under_faults_loses_and_repeats_nothing(
     anyio_backend: str, protocol: str, records: int, page_size: int, cut: int
 ) -> None:
-    emu = new_emulator()
-    emu.seed_bounces(records, gap_every=37)
+    emu = seeded(records)
     rules = add_bounce_faults(emu, cut)
     policy = RetryPolicy(attempts=10, backoff=0, budget=None)
     with emu.serve() as server:
@@ -316,8 +322,7 @@ async def test_bounce_stream_under_faults_loses_and_repeats_nothing(
 async def test_bounce_stream_resumed_from_the_error_cursor_is_complete(
     anyio_backend: str, protocol: str, records: int, page_size: int, cut: int
 ) -> None:
-    emu = new_emulator()
-    emu.seed_bounces(records, gap_every=37)
+    emu = seeded(records)
     faults = [(Fault.drop(), 0.35), (Fault.status(500), 0.25), (Fault.truncate(cut), 0.15)]
     rules = add_rules(emu, faults, BOUNCES)
     # Two attempts a page: a page that fails twice ends the stream with the cursor to resume at.

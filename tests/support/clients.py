@@ -11,7 +11,7 @@ import httpx
 import pytest
 import respx
 
-from mailkit_async import APIError, Mailkit, RetryPolicy
+from mailkit_async import APIError, InvalidParameterError, Mailkit, RetryPolicy
 from mailkit_async._service import (
     DEFAULT_BASE_URL,
     JSON_CONTENT_TYPE,
@@ -148,3 +148,10 @@ async def json_refusal(status: object, text: str, invoke: Invoke) -> Any:
     `status` (the service sends it as an int or as a string)."""
     error, _ = await refused(APIError, "json", {"error_status": status, "error": text}, invoke)
     return error
+
+
+async def refused_unsent(protocol: str, invoke: Invoke) -> InvalidParameterError:
+    """The InvalidParameterError `invoke` raises before it sends anything (no request is made)."""
+    error, router = await refused(InvalidParameterError, protocol, None, invoke)
+    assert router.calls.call_count == 0
+    return error  # type: ignore[no-any-return]
