@@ -551,7 +551,7 @@ async def test_no_connection_stays_checked_out(anyio_backend: str) -> None:
 
 # --- the deadline and cancellation -----------------------------------------------------------------
 
-# A silent server: what each call is asked never reaches the function.
+# The server stays silent, so what each call asks for does not matter.
 DEADLINE_CALLS = {name: CALLS[name] for name in ("unsubscribe", "schedule", "bounces")}
 
 
