@@ -8,8 +8,8 @@ import time
 
 import anyio
 import pytest
-from _pool import checked_out
 from support.clients import new_emulator, pooled_once
+from support.pool import checked_out
 
 from mailkit_async import Mailkit
 from mailkit_async._service import BOUNCES

@@ -5,13 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from support.clients import answered, client, json_refusal, mock, refused, reply, route
+from support.clients import answered, client, json_refusal, mock, refused, refused_unsent, reply, route
 from support.wire import json_params, typed, xml_dump, xml_fault, xml_string, xmlrpc_params
 
 from mailkit_async import (
     APIError,
     AuthenticationError,
-    InvalidParameterError,
     ResponseDecodeError,
 )
 from mailkit_async._service import MAILINGLIST_LIST, RESULTS
@@ -109,19 +108,16 @@ async def test_xmlrpc_fault_raises_api_error(anyio_backend: str) -> None:
 
 @pytest.mark.parametrize("params", [{"a": 1}, "abc", b"abc"], ids=["mapping", "str", "bytes"])
 async def test_xmlrpc_refuses_non_sequences_before_sending(anyio_backend: str, params: Any) -> None:
-    _, router = await refused(InvalidParameterError, "xmlrpc", None, lambda mk: mk.call(FUNCTION, params))
-    assert router.calls.call_count == 0
+    await refused_unsent("xmlrpc", lambda mk: mk.call(FUNCTION, params))
 
 
 async def test_json_refuses_positional_params_before_sending(anyio_backend: str) -> None:
-    _, router = await refused(InvalidParameterError, "json", None, lambda mk: mk.call(FUNCTION, [1, 2]))
-    assert router.calls.call_count == 0
+    await refused_unsent("json", lambda mk: mk.call(FUNCTION, [1, 2]))
 
 
 @pytest.mark.parametrize("function", ["email.unsubscribe", "", "MAILKIT.x", None, 5])
 async def test_refuses_names_that_are_not_mailkit_functions(anyio_backend: str, function: Any) -> None:
-    _, router = await refused(InvalidParameterError, "json", None, lambda mk: mk.call(function, {}))
-    assert router.calls.call_count == 0
+    await refused_unsent("json", lambda mk: mk.call(function, {}))
 
 
 async def test_json_decode_error(anyio_backend: str) -> None:

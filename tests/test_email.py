@@ -15,7 +15,7 @@ from _docs import (
     UNSUBSCRIBE_OK_JSON,
     UNSUBSCRIBE_OK_XML,
 )
-from support.clients import answered, client, json_refusal, mock, refused
+from support.clients import answered, client, json_refusal, mock, refused, refused_unsent
 from support.wire import json_params, typed, xml_string, xmlrpc_params
 
 from mailkit_async import (
@@ -193,12 +193,9 @@ REVALIDATE_INVALID: list[Any] = [
 async def test_revalidate_invalid_arguments_fail_before_any_request(
     anyio_backend: str, protocol: str, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> None:
-    error, router = await refused(
-        InvalidParameterError, protocol, None, lambda mk: mk.email.revalidate(*args, **kwargs)
-    )
+    error = await refused_unsent(protocol, lambda mk: mk.email.revalidate(*args, **kwargs))
     assert isinstance(error, ValueError)
     assert isinstance(error, MailkitError)
-    assert router.calls.call_count == 0
 
 
 async def test_revalidate_template_id_is_json_only(anyio_backend: str) -> None:
@@ -395,11 +392,8 @@ UNSUBSCRIBE_INVALID: list[Any] = [
 async def test_unsubscribe_invalid_arguments_fail_before_any_request(
     anyio_backend: str, protocol: str, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> None:
-    error, router = await refused(
-        InvalidParameterError, protocol, None, lambda mk: mk.email.unsubscribe(*args, **kwargs)
-    )
+    error = await refused_unsent(protocol, lambda mk: mk.email.unsubscribe(*args, **kwargs))
     assert isinstance(error, ValueError)
-    assert router.calls.call_count == 0
 
 
 async def test_unsubscribe_address_is_sent_trimmed(anyio_backend: str) -> None:

@@ -17,23 +17,27 @@ from typing import Any
 
 import httpx
 import pytest
+from _docs import MASS_RESULTS_ERRORS_JSON
 
+from mailkit_async._service import (
+    BOUNCES,
+    DEFAULT_BASE_URL,
+    JSON_CONTENT_TYPE,
+    JSON_PATH,
+    MAX_PAGE_SIZE,
+    RESULTS,
+    REVALIDATE,
+    SCHEDULE,
+    UNSUBSCRIBE,
+    XMLRPC_CONTENT_TYPE,
+    XMLRPC_PATH,
+)
 from mailkit_async.testing import EmulatorProcess, Fault, MailkitEmulator, MassSendFailure
 
 pytest_plugins = ["pytester"]
 
 NOW = datetime(2022, 5, 10, 8, 0, tzinfo=timezone.utc)  # 10:00 in Prague (summer time)
-SCHEDULE = "mailkit.campaigns.single.schedule"
-RESULTS = "mailkit.sendmail_mass.results"
-REVALIDATE = "mailkit.email.revalidate"
-UNSUBSCRIBE = "mailkit.email.unsubscribe"
-BOUNCES = "mailkit.report.raw.bounces"
 XML_HEAD = '<?xml version="1.0" encoding="utf-8"?>'
-
-
-@pytest.fixture(params=["asyncio", "trio"])
-def anyio_backend(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
 
 
 @pytest.fixture(params=["transport", "server"])
@@ -49,9 +53,7 @@ def emu() -> MailkitEmulator:
 @asynccontextmanager
 async def open_client(emulator: MailkitEmulator, via: str) -> AsyncIterator[httpx.AsyncClient]:
     if via == "transport":
-        async with httpx.AsyncClient(
-            transport=emulator.transport(), base_url="https://api.mailkit.eu"
-        ) as client:
+        async with httpx.AsyncClient(transport=emulator.transport(), base_url=DEFAULT_BASE_URL) as client:
             yield client
     else:
         with emulator.serve() as server:
@@ -65,6 +67,22 @@ async def client(emu: MailkitEmulator, via: str) -> AsyncIterator[httpx.AsyncCli
         yield http
 
 
+def envelope(
+    function: str,
+    parameters: Mapping[str, object] | None = None,
+    *,
+    client_id: object = 1,
+    md5: str = "emulator",
+) -> dict[str, object]:
+    """A JSON call as the client sends it."""
+    return {"function": function, "id": client_id, "md5": md5, "parameters": dict(parameters or {})}
+
+
+def json_body(function: str, parameters: Mapping[str, object] | None = None) -> bytes:
+    """`envelope(function, parameters)` as the bytes of a request."""
+    return json.dumps(envelope(function, parameters)).encode()
+
+
 async def post_json(
     client: httpx.AsyncClient,
     function: str,
@@ -73,10 +91,9 @@ async def post_json(
     client_id: object = 1,
     md5: str = "emulator",
 ) -> httpx.Response:
-    envelope = {"function": function, "id": client_id, "md5": md5, "parameters": dict(parameters)}
-    response = await client.post("/json.fcgi", json=envelope)
+    response = await client.post(JSON_PATH, json=envelope(function, parameters, client_id=client_id, md5=md5))
     assert response.status_code == 200
-    assert response.headers["content-type"] == "application/json"
+    assert response.headers["content-type"] == JSON_CONTENT_TYPE
     return response
 
 
@@ -84,8 +101,8 @@ async def post_xml(
     client: httpx.AsyncClient, function: str, *args: Any, client_id: int = 1, md5: str = "emulator"
 ) -> httpx.Response:
     body = xmlrpc.client.dumps((client_id, md5, *args), function, allow_none=True)
-    response = await client.post("/rpc.fcgi", content=body, headers={"Content-Type": "text/xml"})
-    assert response.headers["content-type"] == "text/xml"
+    response = await client.post(XMLRPC_PATH, content=body, headers={"Content-Type": XMLRPC_CONTENT_TYPE})
+    assert response.headers["content-type"] == XMLRPC_CONTENT_TYPE
     return response
 
 
@@ -261,21 +278,7 @@ async def test_results_with_errors_match_the_documented_forms(
 ) -> None:
     emu.add_mass_error(42, 4, email="mail@mail.cz")  # IDs 0: nothing was created
     answer = await post_json(client, RESULTS, {"ID_send": None, "request_id": "42"})
-    assert answer.json() == {
-        "error_status": 1,
-        "status": "ERROR",
-        "results": [
-            {
-                "ID_SEND_MESSAGE": 0,
-                "ID_SEND": 0,
-                "ID_EMAIL": 0,
-                "DATE": "2020-09-07 14:24:13",
-                "EMAIL": "mail@mail.cz",
-                "ERROR_CODE": 4,
-                "INFO": "missing mailinglist_id",
-            }
-        ],
-    }
+    assert answer.json() == MASS_RESULTS_ERRORS_JSON
     assert list(answer.json()["results"][0]) == [
         "ID_SEND_MESSAGE", "ID_SEND", "ID_EMAIL", "DATE", "EMAIL", "ERROR_CODE", "INFO",
     ]  # fmt: skip
@@ -526,16 +529,16 @@ async def test_unknown_function(client: httpx.AsyncClient) -> None:
 
 @pytest.mark.anyio
 async def test_malformed_requests(emu: MailkitEmulator, client: httpx.AsyncClient) -> None:
-    answer = await client.post("/json.fcgi", content=b"{not json")
+    answer = await client.post(JSON_PATH, content=b"{not json")
     assert answer.json() == {"error_status": 1, "error": "Invalid request"}
-    answer = await client.post("/rpc.fcgi", content=b"<methodCall><methodName>x")
+    answer = await client.post(XMLRPC_PATH, content=b"<methodCall><methodName>x")
     with pytest.raises(xmlrpc.client.Fault):
         xmlrpc.client.loads(answer.content)
     bomb = b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]><methodCall><methodName>&a;</methodName></methodCall>'
     with pytest.raises(xmlrpc.client.Fault):
-        xmlrpc.client.loads((await client.post("/rpc.fcgi", content=bomb)).content)
+        xmlrpc.client.loads((await client.post(XMLRPC_PATH, content=bomb)).content)
     assert (await client.post("/other")).status_code == 404
-    wrong_method = await client.get("/json.fcgi")
+    wrong_method = await client.get(JSON_PATH)
     assert (wrong_method.status_code, wrong_method.headers["allow"]) == (405, "POST")
     assert sum(emu.processed.values()) == 0
 
@@ -552,7 +555,7 @@ async def test_lenient_xmlrpc_input(emu: MailkitEmulator, client: httpx.AsyncCli
         "<param><value><int>0</int></value></param><param><value><string>cs</string></value></param>"
         "</params></methodCall>"
     )
-    answer = await client.post("/rpc.fcgi", content=body.encode())
+    answer = await client.post(XMLRPC_PATH, content=body.encode())
     assert xml_value(answer) == "typy@example.cz"
     assert not emu.is_unsubscribed("typy@example.cz")
 
@@ -574,7 +577,7 @@ async def test_registered_function(emu: MailkitEmulator, client: httpx.AsyncClie
 
     emu.register_function("mailkit.broken", broken)
     assert (
-        await client.post("/json.fcgi", json={"function": "mailkit.broken", "id": 1, "md5": "emulator"})
+        await client.post(JSON_PATH, json={"function": "mailkit.broken", "id": 1, "md5": "emulator"})
     ).status_code == 500
     assert [str(e) for e in emu.errors] == ["boom"]
 
@@ -582,7 +585,7 @@ async def test_registered_function(emu: MailkitEmulator, client: httpx.AsyncClie
 def test_no_secret_in_repr_or_log() -> None:
     emulator = MailkitEmulator(7, "s3cr3t-md5")
     exchange = emulator.receive(
-        "POST", "/json.fcgi", {}, b'{"function": "mailkit.x", "id": 7, "md5": "s3cr3t-md5", "parameters": {}}'
+        "POST", JSON_PATH, {}, b'{"function": "mailkit.x", "id": 7, "md5": "s3cr3t-md5", "parameters": {}}'
     )
     exchange.respond()
     texts = [repr(emulator), repr(emulator.request_log), repr(exchange.record), repr(emulator.transport())]
@@ -647,15 +650,11 @@ async def test_bounce_records_have_the_documented_shape(
 @pytest.mark.anyio
 async def test_bounce_records_are_deterministic(emu: MailkitEmulator, client: httpx.AsyncClient) -> None:
     emu.seed_bounces(1000, gap_every=9)
-    first = await client.post(
-        "/json.fcgi", json={"function": BOUNCES, "id": 1, "md5": "emulator", "parameters": {}}
-    )
+    first = await client.post(JSON_PATH, json=envelope(BOUNCES))
     again = MailkitEmulator()
     again.seed_bounces(1000, gap_every=9)
     async with httpx.AsyncClient(transport=again.transport(), base_url="http://x") as other:
-        second = await other.post(
-            "/json.fcgi", json={"function": BOUNCES, "id": 1, "md5": "emulator", "parameters": {}}
-        )
+        second = await other.post(JSON_PATH, json=envelope(BOUNCES))
     assert first.content == second.content
     assert emu.bounce_records(500, limit=1) == [first.json()[500 - 500 // 10]]
 
@@ -719,24 +718,23 @@ async def test_bounce_filters(emu: MailkitEmulator, client: httpx.AsyncClient) -
 
 def test_bounce_limits() -> None:
     emulator = MailkitEmulator()
-    emulator.seed_bounces(25_010)
+    emulator.seed_bounces(MAX_PAGE_SIZE + 10)
 
     def count(protocol: str, cursor: int = 0, limit: int = 0) -> int:
         if protocol == "json":
-            params = f'{{"ID_undelivered_log": {cursor}, "limit": "{limit}"}}'
-            body = f'{{"function": "{BOUNCES}", "id": 1, "md5": "emulator", "parameters": {params}}}'
-            answer = emulator.receive("POST", "/json.fcgi", {}, body.encode()).respond().body
+            body = json_body(BOUNCES, {"ID_undelivered_log": cursor, "limit": str(limit)})
+            answer = emulator.receive("POST", JSON_PATH, {}, body).respond().body
             return answer.count(b'"ID_UNDELIVERED_LOG"')
         call = xmlrpc.client.dumps((1, "emulator", 0, 0, cursor, limit), BOUNCES).encode()
-        answer = emulator.receive("POST", "/rpc.fcgi", {}, call).respond().body
+        answer = emulator.receive("POST", XMLRPC_PATH, {}, call).respond().body
         return answer.count(b"<name>ID_UNDELIVERED_LOG</name>")
 
     assert count("json", limit=7) == count("xmlrpc", limit=7) == 7
-    assert count("json") == count("xmlrpc") == 25_000  # no limit: the service's 25 000
-    assert count("json", limit=99_999) == count("xmlrpc", limit=99_999) == 25_000  # never more
+    assert count("json") == count("xmlrpc") == MAX_PAGE_SIZE  # no limit: the service's 25 000
+    assert count("json", limit=99_999) == count("xmlrpc", limit=99_999) == MAX_PAGE_SIZE  # never more
     emulator.page_cap = 1000
     assert count("xmlrpc", limit=5000) == count("json") == 1000
-    assert count("json", cursor=25_000) == 10
+    assert count("json", cursor=MAX_PAGE_SIZE) == 10
 
 
 @pytest.mark.parametrize(("option", "body"), [("[]", b"[]"), ("{}", b"{}"), ('""', b'""'), ("", b"")])
@@ -787,10 +785,11 @@ def test_millions_of_records_cost_little_memory() -> None:
     assert emulator.bounce_count == 5_000_000
     last_id = 5_000_000 + 4_999_999 // 1000
     exchange = emulator.receive(
-        "POST", "/json.fcgi", {},
-        b'{"function": "mailkit.report.raw.bounces", "id": 1, "md5": "emulator",'
-        b' "parameters": {"ID_undelivered_log": "%d"}}' % (last_id - 3),
-    )  # fmt: skip
+        "POST",
+        JSON_PATH,
+        {},
+        json_body(BOUNCES, {"ID_undelivered_log": str(last_id - 3)}),
+    )
     page = msgspec_decode(exchange.respond().body)
     assert [r["ID_UNDELIVERED_LOG"] for r in page] == [str(i) for i in range(last_id - 2, last_id + 1)]
 
@@ -808,10 +807,10 @@ def test_full_pages_render_fast_and_are_cached() -> None:
     emulator.seed_bounces(100_000)
     for path, body in (
         (
-            "/json.fcgi",
-            b'{"function": "mailkit.report.raw.bounces", "id": 1, "md5": "emulator", "parameters": {}}',
+            JSON_PATH,
+            json_body(BOUNCES),
         ),
-        ("/rpc.fcgi", xmlrpc.client.dumps((1, "emulator", 0, 0, 50_000, 0), BOUNCES).encode()),
+        (XMLRPC_PATH, xmlrpc.client.dumps((1, "emulator", 0, 0, 50_000, 0), BOUNCES).encode()),
     ):
         started = time.perf_counter()
         first = emulator.receive("POST", path, {}, body).respond().body
@@ -821,7 +820,7 @@ def test_full_pages_render_fast_and_are_cached() -> None:
         assert emulator.receive("POST", path, {}, body).respond().body is first
         assert emulator.page_cache.hits == hits + 1
     emulator.seed_bounces(10)  # re-seeding forgets the rendered pages
-    assert len(emulator.receive("POST", "/rpc.fcgi", {}, body).respond().body) < 1000
+    assert len(emulator.receive("POST", XMLRPC_PATH, {}, body).respond().body) < 1000
 
 
 # -- faults ---------------------------------------------------------------------------------------
@@ -830,8 +829,7 @@ TRANSPORT_ERRORS = (httpx.RemoteProtocolError, httpx.ReadError)
 
 
 def schedule_envelope(message_id: int = 1) -> dict[str, object]:
-    parameters = {"ID_message": message_id, "send_date": "now"}
-    return {"function": SCHEDULE, "id": 1, "md5": "emulator", "parameters": parameters}
+    return envelope(SCHEDULE, {"ID_message": message_id, "send_date": "now"})
 
 
 @pytest.mark.anyio
@@ -843,9 +841,9 @@ async def test_status_faults_apply_in_order_to_matching_requests(
     limited = Fault.status(429, retry_after=datetime(2030, 1, 1, tzinfo=timezone.utc))
     emu.faults.add(unavailable, times=2, function=BOUNCES)
     emu.faults.add(limited, function=BOUNCES)
-    bounces = {"function": BOUNCES, "id": 1, "md5": "emulator", "parameters": {}}
+    bounces = envelope(BOUNCES)
     assert (await post_json(client, RESULTS, {"request_id": 1})).json()["status"] == "OK"  # not matched
-    answers = [await client.post("/json.fcgi", json=bounces) for _ in range(4)]
+    answers = [await client.post(JSON_PATH, json=bounces) for _ in range(4)]
     assert [a.status_code for a in answers] == [503, 503, 429, 200]
     assert [a.headers.get("retry-after") for a in answers] == [
         "2",
@@ -874,9 +872,9 @@ async def test_a_fault_before_processing_leaves_the_state_unchanged(
     async def attempt() -> None:
         if fault.kind == "drop":
             with pytest.raises(TRANSPORT_ERRORS):
-                await client.post("/json.fcgi", json=schedule_envelope())
+                await client.post(JSON_PATH, json=schedule_envelope())
         else:
-            answer = await client.post("/json.fcgi", json=schedule_envelope())
+            answer = await client.post(JSON_PATH, json=schedule_envelope())
             assert answer.status_code == fault.http_status
             assert answer.headers["content-type"].startswith("text/html")
 
@@ -889,7 +887,7 @@ async def test_a_fault_before_processing_leaves_the_state_unchanged(
     await attempt()
     assert len(emu.scheduled_sends(1)) == 1
     assert (emu.schedule_calls, emu.processed[SCHEDULE]) == (2, 1)
-    answer = await client.post("/json.fcgi", json=schedule_envelope())
+    answer = await client.post(JSON_PATH, json=schedule_envelope())
     assert answer.json()["error_status"] == 0
     assert len(emu.scheduled_sends(1)) == 2
 
@@ -899,7 +897,7 @@ async def test_connect_fault(emu: MailkitEmulator, client: httpx.AsyncClient, vi
     emu.faults.add(Fault.connect())
     expected = httpx.ConnectError if via == "transport" else TRANSPORT_ERRORS
     with pytest.raises(expected):
-        await client.post("/json.fcgi", json=schedule_envelope())
+        await client.post(JSON_PATH, json=schedule_envelope())
     assert emu.scheduled_sends(1) == [] and emu.schedule_calls == 1
     with pytest.raises(ValueError, match="refused connection"):
         Fault.connect().after_processing()
@@ -912,7 +910,7 @@ async def test_truncated_answer_after_processing(emu: MailkitEmulator, client: h
     with pytest.raises(httpx.RemoteProtocolError, match="received 12 bytes"):
         await post_json(client, UNSUBSCRIBE, {"email": "cut@example.cz", "ID_email": None})
     assert emu.is_unsubscribed("cut@example.cz")  # the service did it; the answer was lost
-    async with client.stream("POST", "/json.fcgi", json=schedule_envelope()) as response:
+    async with client.stream("POST", JSON_PATH, json=schedule_envelope()) as response:
         assert response.status_code == 200  # faults are spent: a whole answer again
         assert (await response.aread()).startswith(b'{"error":"OK')
 
@@ -923,16 +921,16 @@ async def test_delays_and_timeouts(emu: MailkitEmulator, client: httpx.AsyncClie
 
     emu.faults.add(Fault.delay(0.1))
     started = anyio.current_time()
-    answer = await client.post("/json.fcgi", json=schedule_envelope())
+    answer = await client.post(JSON_PATH, json=schedule_envelope())
     assert answer.json()["error_status"] == 0 and anyio.current_time() - started >= 0.09
     # The client gives up during a delay before processing: the request is never processed.
     emu.faults.add(Fault.delay(0.2), function=SCHEDULE)
     with pytest.raises(httpx.ReadTimeout):
-        await client.post("/json.fcgi", json=schedule_envelope(2), timeout=0.03)
+        await client.post(JSON_PATH, json=schedule_envelope(2), timeout=0.03)
     # ... after processing: it was processed, the client just never heard.
     emu.faults.add(Fault.delay(0.2).after_processing(), function=SCHEDULE)
     with pytest.raises(httpx.ReadTimeout):
-        await client.post("/json.fcgi", json=schedule_envelope(3), timeout=0.03)
+        await client.post(JSON_PATH, json=schedule_envelope(3), timeout=0.03)
     await anyio.sleep(0.25)  # let the server finish both delays
     assert (len(emu.scheduled_sends(2)), len(emu.scheduled_sends(3))) == (0, 1)
     assert emu.schedule_calls == 3
@@ -949,10 +947,10 @@ async def test_slow_body(emu: MailkitEmulator, client: httpx.AsyncClient) -> Non
     assert anyio.current_time() - started >= 0.06  # 36 bytes in 4 chunks
     # A client that gives up mid-body (its read timeout is shorter than the drip).
     emu.faults.add(Fault.slow_body(5, 0.2))
-    envelope = {"function": RESULTS, "id": 1, "md5": "emulator", "parameters": {"request_id": 5}}
+    call = envelope(RESULTS, {"request_id": 5})
     with pytest.raises(httpx.ReadTimeout):
-        await client.post("/json.fcgi", json=envelope, timeout=0.05)
-    answer = await client.post("/json.fcgi", json=envelope)
+        await client.post(JSON_PATH, json=call, timeout=0.05)
+    answer = await client.post(JSON_PATH, json=call)
     assert answer.json()["status"] == "OK"
 
 
@@ -961,11 +959,11 @@ async def test_body_faults(client: httpx.AsyncClient, emu: MailkitEmulator) -> N
     emu.faults.add(Fault.html())
     emu.faults.add(Fault.body(b'{"error_st', content_type="application/json"), protocol="json")
     emu.faults.add(Fault.body(b"<html>not xml-rpc</html>", status=502), protocol="xmlrpc")
-    answer = await client.post("/rpc.fcgi", content=xmlrpc.client.dumps((1, "emulator", 0, 1), RESULTS))
+    answer = await client.post(XMLRPC_PATH, content=xmlrpc.client.dumps((1, "emulator", 0, 1), RESULTS))
     assert answer.status_code == 200 and "<h1>" in answer.text and "html" in answer.headers["content-type"]
-    answer = await client.post("/rpc.fcgi", content=xmlrpc.client.dumps((1, "emulator", 0, 1), RESULTS))
+    answer = await client.post(XMLRPC_PATH, content=xmlrpc.client.dumps((1, "emulator", 0, 1), RESULTS))
     assert (answer.status_code, answer.content) == (502, b"<html>not xml-rpc</html>")
-    answer = await client.post("/json.fcgi", json={"function": RESULTS, "id": 1, "md5": "emulator"})
+    answer = await client.post(JSON_PATH, json={"function": RESULTS, "id": 1, "md5": "emulator"})
     assert answer.content == b'{"error_st'
 
 
@@ -973,8 +971,8 @@ def test_fault_probability_is_seeded() -> None:
     def outcomes(seed: int) -> list[int]:
         emulator = MailkitEmulator(seed=seed)
         emulator.faults.add(Fault.status(500), times=None, probability=0.5)
-        body = b'{"function": "mailkit.sendmail_mass.results", "id": 1, "md5": "emulator", "parameters": {}}'
-        return [emulator.receive("POST", "/json.fcgi", {}, body).respond().status for _ in range(40)]
+        body = json_body(RESULTS)
+        return [emulator.receive("POST", JSON_PATH, {}, body).respond().status for _ in range(40)]
 
     first = outcomes(3)
     assert first == outcomes(3)
@@ -985,15 +983,15 @@ def test_fault_probability_is_seeded() -> None:
 @pytest.mark.anyio
 async def test_handle_for_other_adapters() -> None:
     emulator = MailkitEmulator()
-    body = b'{"function": "mailkit.sendmail_mass.results", "id": 1, "md5": "emulator", "parameters": {"request_id": 1}}'
-    reply = await emulator.handle("POST", "/json.fcgi", {}, body)
+    body = json_body(RESULTS, {"request_id": 1})
+    reply = await emulator.handle("POST", JSON_PATH, {}, body)
     assert (reply.status, reply.body) == (200, b'{"error_status":0,"status":"OK"}')
     emulator.faults.extend([Fault.drop(), Fault.truncate(5)])
     from mailkit_async.testing import ConnectionDropped
 
     with pytest.raises(ConnectionDropped):
-        await emulator.handle("POST", "/json.fcgi", {}, body)
-    reply = await emulator.handle("POST", "/json.fcgi", {}, body)
+        await emulator.handle("POST", JSON_PATH, {}, body)
+    reply = await emulator.handle("POST", JSON_PATH, {}, body)
     assert reply.body == b'{"err' and ("Content-Length", "32") in reply.headers
 
 
@@ -1020,24 +1018,20 @@ def test_server_keep_alive_and_chunked_bodies() -> None:
     import socket
 
     emulator = MailkitEmulator()
-    body = b'{"function": "mailkit.sendmail_mass.results", "id": 1, "md5": "emulator", "parameters": {"request_id": 1}}'
+    body = json_body(RESULTS, {"request_id": 1})
+    post = b"POST " + JSON_PATH.encode() + b" HTTP/1.1\r\n"
     with emulator.serve() as server, socket.create_connection((server.host, server.port)) as sock:
         buffer = bytearray()
         for _ in range(3):  # one connection, three requests
-            sock.sendall(
-                b"POST /json.fcgi HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
-            )
+            sock.sendall(post + b"Host: x\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
             head, answer = read_response(sock, buffer)
             assert head.startswith(b"HTTP/1.1 200 OK") and b"Connection: keep-alive" in head
             assert answer == b'{"error_status":0,"status":"OK"}'
         chunked = b"%x\r\n%s\r\n%x\r\n%s\r\n0\r\n\r\n" % (10, body[:10], len(body) - 10, body[10:])
-        sock.sendall(b"POST /json.fcgi HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + chunked)
+        sock.sendall(post + b"Host: x\r\nTransfer-Encoding: chunked\r\n\r\n" + chunked)
         assert read_response(sock, buffer)[1] == b'{"error_status":0,"status":"OK"}'
         assert server.connections == 1
-        sock.sendall(
-            b"POST /json.fcgi HTTP/1.1\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s"
-            % (len(body), body)
-        )
+        sock.sendall(post + b"Connection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
         head, _ = read_response(sock, buffer)
         assert b"Connection: close" in head
         assert sock.recv(10) == b""  # and the server closed it
@@ -1064,7 +1058,7 @@ async def test_server_concurrency_and_clean_shutdown() -> None:
                     "md5": "emulator",
                     "parameters": {"ID_undelivered_log": cursor, "limit": 50},
                 }
-                answer = await http.post("/json.fcgi", json=envelope)
+                answer = await http.post(JSON_PATH, json=envelope)
                 assert answer.json()[0]["ID_UNDELIVERED_LOG"] == str(cursor + 1)
                 statuses.append(answer.status_code)
 
@@ -1095,19 +1089,19 @@ async def test_server_survives_clients_that_leave_mid_answer() -> None:
     emulator.seed_bounces(30_000)
     with emulator.serve() as server:
         async with httpx.AsyncClient(base_url=server.url) as http:
-            envelope = {"function": BOUNCES, "id": 1, "md5": "emulator", "parameters": {}}
+            call = envelope(BOUNCES)
             emulator.faults.add(Fault.slow_body(64 * 1024, 0.05))
-            async with http.stream("POST", "/json.fcgi", json=envelope) as response:
+            async with http.stream("POST", JSON_PATH, json=call) as response:
                 async for _ in response.aiter_bytes():
                     break  # and leave: the server meets a closed socket
             # A full 25 000-record page, repeatedly, while the abandoned one drips into nothing.
-            bodies = [(await http.post("/json.fcgi", json=envelope)).content for _ in range(2)]
+            bodies = [(await http.post(JSON_PATH, json=call)).content for _ in range(2)]
             xml_page = await http.post(
-                "/rpc.fcgi", content=xmlrpc.client.dumps((1, "emulator", 0, 0, 0, 0), BOUNCES)
+                XMLRPC_PATH, content=xmlrpc.client.dumps((1, "emulator", 0, 0, 0, 0), BOUNCES)
             )
-    assert bodies[0] == bodies[1] and bodies[0].count(b'"ID_UNDELIVERED_LOG"') == 25_000
+    assert bodies[0] == bodies[1] and bodies[0].count(b'"ID_UNDELIVERED_LOG"') == MAX_PAGE_SIZE
     assert len(bodies[0]) > 7_000_000
-    assert xml_page.content.count(b"<name>ID_UNDELIVERED_LOG</name>") == 25_000
+    assert xml_page.content.count(b"<name>ID_UNDELIVERED_LOG</name>") == MAX_PAGE_SIZE
     assert threading.active_count() == baseline
 
 
@@ -1133,7 +1127,7 @@ def test_command_line_serves_in_the_foreground() -> None:
             "md5": "cli-secret",
             "parameters": {"ID_undelivered_log": 40},
         }
-        records = httpx.post(f"{process.url}/json.fcgi", json=envelope).json()
+        records = httpx.post(process.url + JSON_PATH, json=envelope).json()
         ids = [1 + i + i // 4 for i in range(50)]  # a gap after every 4 records
         assert [r["ID_UNDELIVERED_LOG"] for r in records] == [str(i) for i in ids if i > 40]
         assert all("<" not in r["TEXT_STATUS"] for r in records)
@@ -1207,6 +1201,8 @@ def test_pytest_fixtures(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPa
         import httpx
         import pytest
 
+        from mailkit_async._service import BOUNCES, JSON_PATH
+
         def test_fresh(mailkit_emulator):
             assert mailkit_emulator.bounce_count == 0
             mailkit_emulator.seed_bounces(3)
@@ -1219,8 +1215,8 @@ def test_pytest_fixtures(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPa
             assert mailkit_emulator_server.emulator is mailkit_emulator
             assert (mailkit_emulator.client_id, mailkit_emulator.page_cap) == (5, 2)
             mailkit_emulator.seed_bounces(5)
-            envelope = {"function": "mailkit.report.raw.bounces", "id": 5, "md5": "emulator"}
-            answer = httpx.post(mailkit_emulator_server.url + "/json.fcgi", json=envelope)
+            envelope = {"function": BOUNCES, "id": 5, "md5": "emulator"}
+            answer = httpx.post(mailkit_emulator_server.url + JSON_PATH, json=envelope)
             assert [r["ID_UNDELIVERED_LOG"] for r in answer.json()] == ["1", "2"]
             pytest.server_threads = threading.active_count()
 
@@ -1238,10 +1234,7 @@ DELAY = 0.123  # a value nothing else waits for, so the recorded waits are the f
 
 
 def _results_body() -> str:
-    parameters = {"request_id": 5}
-    return json.dumps(
-        {"function": "mailkit.sendmail_mass.results", "id": 1, "md5": "emulator", "parameters": parameters}
-    )
+    return json_body(RESULTS, {"request_id": 5}).decode()
 
 
 @pytest.mark.parametrize("after", [False, True])
@@ -1259,7 +1252,7 @@ def test_a_delay_waits_once_on_the_server(after: bool, monkeypatch: pytest.Monke
     emu = MailkitEmulator()
     emu.faults.add(Fault.delay(DELAY).after_processing() if after else Fault.delay(DELAY))
     with emu.serve() as server:
-        answer = httpx.post(server.url + "/json.fcgi", content=_results_body(), timeout=10)
+        answer = httpx.post(server.url + JSON_PATH, content=_results_body(), timeout=10)
     assert answer.json() == {"error_status": 0, "status": "OK"}
     assert waits == [DELAY]
 
@@ -1282,6 +1275,6 @@ async def test_a_delay_waits_once_in_process(
     emu = MailkitEmulator()
     emu.faults.add(Fault.delay(DELAY).after_processing() if after else Fault.delay(DELAY))
     async with httpx.AsyncClient(transport=emu.transport()) as http:
-        answer = await http.post("https://api.mailkit.eu/json.fcgi", content=_results_body())
+        answer = await http.post(DEFAULT_BASE_URL + JSON_PATH, content=_results_body())
     assert answer.json() == {"error_status": 0, "status": "OK"}
     assert waits == [DELAY]

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.emulators import BreaksAfterPages
 
 from mailkit_async._service import BOUNCES
 from mailkit_async.cli import main
@@ -32,8 +33,8 @@ FORMATS = ["jsonl", "csv", "sqlite"]
 
 
 @pytest.fixture
-def emulator() -> MailkitEmulator:
-    emu = MailkitEmulator(client_id=7, client_md5=MD5)
+def emulator() -> BreaksAfterPages:
+    emu = BreaksAfterPages(client_id=7, client_md5=MD5)
     emu.seed_bounces(20_000, gap_every=9, extra_fields=True)
     emu.page_cap = 2_000
     return emu
@@ -197,20 +198,11 @@ def test_existing_text_file_needs_resume(
 
 
 def test_partial_export_stays_and_resumes(
-    server: Any, emulator: MailkitEmulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    server: Any, emulator: BreaksAfterPages, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "b.csv"
-    calls = {"n": 0}
-    original = emulator.faults.draw
-
-    def fourth_page_refused(function: str | None, protocol: str | None) -> Fault | None:
-        if function == BOUNCES:
-            calls["n"] += 1
-            if calls["n"] == 4:
-                return Fault.body(b'{"error_status": 1, "error": "Try later"}')
-        return original(function, protocol)
-
-    emulator.faults.draw = fourth_page_refused  # type: ignore[method-assign]
+    # The fourth page is refused.
+    emulator.break_after(3, Fault.body(b'{"error_status": 1, "error": "Try later"}'))
     assert main(argv(server, "csv", out)) == EXIT["api"]
     err = capsys.readouterr().err
     assert "6,000 records written" in err and "run the same command with --resume" in err

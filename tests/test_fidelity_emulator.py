@@ -7,21 +7,17 @@ windows-1250 and UTF-16, single-object pages and blank bodies; both protocols, b
 
 from __future__ import annotations
 
+import json
+import xmlrpc.client
+
 import httpx
 import pytest
+from support.clients import CLIENT_ID, MD5, PROTOCOLS, READINGS, loopback_client, new_emulator
 
-from mailkit_async import Mailkit, RetryPolicy
+from mailkit_async._service import BOUNCES, JSON_PATH, XMLRPC_PATH
 from mailkit_async.testing import MailkitEmulator
 
 pytestmark = pytest.mark.anyio
-
-MD5 = "fidelity-md5"
-PROTOCOLS = ["json", "xmlrpc"]
-READINGS = ["exclusive", "inclusive"]
-
-
-def client(url: str, protocol: str) -> Mailkit:
-    return Mailkit(1, MD5, base_url=url, protocol=protocol, retry=RetryPolicy(backoff=0))  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
@@ -30,11 +26,11 @@ def client(url: str, protocol: str) -> Mailkit:
 async def test_real_world_records_stream_exactly_once(
     anyio_backend: str, protocol: str, reading: str, encoding: str
 ) -> None:
-    emu = MailkitEmulator(1, MD5, cursor=reading, xml_encoding=encoding, page_cap=9)  # type: ignore[arg-type]
+    emu = new_emulator(cursor=reading, xml_encoding=encoding, page_cap=9)
     emu.seed_bounces(60, extra_fields=True, real_world=True, gap_every=4)
     expected = emu.bounce_records(0, limit=100)
     with emu.serve() as server:
-        async with client(server.url, protocol) as mk:
+        async with loopback_client(server.url, protocol) as mk:
             got = [b async for b in mk.report.raw.bounces(page_size=7)]
     assert [b.undelivered_log_id for b in got] == list(emu.bounce_ids())
     for raw, bounce in zip(expected, got, strict=True):
@@ -53,18 +49,12 @@ async def test_real_world_records_stream_exactly_once(
 
 @pytest.mark.parametrize("encoding", ["iso-8859-2", "windows-1250", "utf-16"])
 async def test_xmlrpc_answers_come_in_the_chosen_encoding(anyio_backend: str, encoding: str) -> None:
-    emu = MailkitEmulator(1, MD5, xml_encoding=encoding)
+    emu = new_emulator(xml_encoding=encoding)
     emu.seed_bounces(3, extra_fields=True)
     with emu.serve() as server:
         async with httpx.AsyncClient() as http:
-            call = (
-                b"<?xml version='1.0'?><methodCall><methodName>mailkit.report.raw.bounces</methodName><params>"
-                b"<param><value><int>1</int></value></param><param><value><string>"
-                + MD5.encode()
-                + b"</string>"
-                b"</value></param></params></methodCall>"
-            )
-            body = (await http.post(server.url + "/rpc.fcgi", content=call)).content
+            call = xmlrpc.client.dumps((CLIENT_ID, MD5), BOUNCES).encode()
+            body = (await http.post(server.url + XMLRPC_PATH, content=call)).content
     text = body.decode(encoding)
     assert f'encoding="{encoding}"' in text and "Novinky & tipy na březen".replace("&", "&amp;") in text
     bare = "utf-16-le" if encoding == "utf-16" else encoding  # the BOM only opens the body
@@ -77,27 +67,27 @@ async def test_single_object_pages_and_blank_bodies(anyio_backend: str, protocol
     # page_cap=2 under the inclusive reading makes every page after the first one new record
     # (plus the echo); exclusively, page_cap=1 makes every page a single object.
     cap = 2 if reading == "inclusive" else 1
-    emu = MailkitEmulator(1, MD5, cursor=reading, page_cap=cap, single_object_pages=True, empty_page="\r\n")  # type: ignore[arg-type]
+    emu = new_emulator(cursor=reading, page_cap=cap, single_object_pages=True, empty_page="\r\n")
     emu.seed_bounces(5, extra_fields=True, gap_every=2)
     with emu.serve() as server:
-        async with client(server.url, protocol) as mk:
+        async with loopback_client(server.url, protocol) as mk:
             got = [b.undelivered_log_id async for b in mk.report.raw.bounces(page_size=2)]
     assert got == list(emu.bounce_ids())
 
 
 def test_a_single_object_page_and_a_blank_page_are_served_as_such() -> None:
-    emu = MailkitEmulator(1, MD5, page_cap=1, single_object_pages=True, empty_page="\r\n")
+    emu = new_emulator(page_cap=1, single_object_pages=True, empty_page="\r\n")
     emu.seed_bounces(1)
     with emu.serve() as server, httpx.Client() as http:
 
         def ask(after: int) -> bytes:
             call = {
-                "function": "mailkit.report.raw.bounces",
-                "id": 1,
+                "function": BOUNCES,
+                "id": CLIENT_ID,
                 "md5": MD5,
                 "parameters": {"ID_undelivered_log": after},
             }
-            return http.post(server.url + "/json.fcgi", json=call).content
+            return http.post(server.url + JSON_PATH, json=call).content
 
         assert ask(0).startswith(b'{"ID_MESSAGE"')
         assert ask(1) == b"\r\n"
@@ -118,11 +108,11 @@ ESCAPED = {
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 async def test_a_text_that_needs_escaping_round_trips(anyio_backend: str, protocol: str) -> None:
-    emu = MailkitEmulator(1, MD5, page_cap=4)
+    emu = new_emulator(page_cap=4)
     emu.seed_bounces(9, texts=[ESCAPED[protocol], "plain"], extra_fields=True)
     expected = emu.bounce_records(0, limit=100)
     with emu.serve() as server:
-        async with client(server.url, protocol) as mk:
+        async with loopback_client(server.url, protocol) as mk:
             got = [b async for b in mk.report.raw.bounces()]
     assert [b.undelivered_log_id for b in got] == list(emu.bounce_ids())
     texts = [b.text_status for b in got]
@@ -132,12 +122,10 @@ async def test_a_text_that_needs_escaping_round_trips(anyio_backend: str, protoc
 
 
 def test_a_page_with_such_a_text_is_valid_json() -> None:
-    import json
-
-    emu = MailkitEmulator(1, MD5)
+    emu = new_emulator()
     emu.seed_bounces(3, texts=[ESCAPED["json"]])
-    call = {"function": "mailkit.report.raw.bounces", "id": 1, "md5": MD5}
-    page = json.loads(emu.receive("POST", "/json.fcgi", {}, json.dumps(call).encode()).respond().body)
+    call = {"function": BOUNCES, "id": CLIENT_ID, "md5": MD5}
+    page = json.loads(emu.receive("POST", JSON_PATH, {}, json.dumps(call).encode()).respond().body)
     assert [record["TEXT_STATUS"] for record in page] == [
         ESCAPED["json"].replace("{email}", record["EMAIL"]) for record in page
     ]

@@ -22,10 +22,10 @@ from typing import Any
 import anyio
 import httpx
 import pytest
-from _pool import checked_out
 from support.calls import EVERY_CALL
 from support.clients import MD5, PROTOCOLS, body_client, loopback_client, new_emulator
 from support.leaks import assert_no_secret
+from support.pool import checked_out
 from support.wire import methodresponse
 
 from mailkit_async import (

@@ -17,8 +17,8 @@ import anyio.lowlevel
 import httpx
 import pytest
 import respx
-from _pool import checked_out
 from support.clients import BASE, CLIENT_ID, MD5, PATHS, PROTOCOLS, client, new_emulator, pooled_once
+from support.pool import checked_out
 
 from mailkit_async import Bounce, InvalidParameterError, Mailkit, MailkitError, RetryPolicy
 

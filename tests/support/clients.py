@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import Awaitable, Callable, Iterator
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 import httpx
 import pytest
 import respx
 
-from mailkit_async import APIError, Mailkit, RetryPolicy
+from mailkit_async import APIError, InvalidParameterError, Mailkit, RetryPolicy
 from mailkit_async._service import (
     DEFAULT_BASE_URL,
     JSON_CONTENT_TYPE,
@@ -83,7 +83,11 @@ def in_process(emu: MailkitEmulator, protocol: str = "json", **kwargs: Any) -> M
     return Mailkit(CLIENT_ID, MD5, protocol=protocol, http_client=http, **kwargs)  # type: ignore[arg-type]
 
 
-def new_emulator(kind: type[E] = MailkitEmulator, **kwargs: Any) -> E:  # type: ignore[assignment]
+@overload
+def new_emulator(**kwargs: Any) -> MailkitEmulator: ...
+@overload
+def new_emulator(kind: type[E], **kwargs: Any) -> E: ...
+def new_emulator(kind: type[MailkitEmulator] = MailkitEmulator, **kwargs: Any) -> MailkitEmulator:
     """An emulator (of `kind`) that knows the credentials of every client made here."""
     return kind(client_id=CLIENT_ID, client_md5=MD5, **kwargs)
 
@@ -144,3 +148,10 @@ async def json_refusal(status: object, text: str, invoke: Invoke) -> Any:
     `status` (the service sends it as an int or as a string)."""
     error, _ = await refused(APIError, "json", {"error_status": status, "error": text}, invoke)
     return error
+
+
+async def refused_unsent(protocol: str, invoke: Invoke) -> InvalidParameterError:
+    """The InvalidParameterError `invoke` raises before it sends anything (no request is made)."""
+    error, router = await refused(InvalidParameterError, protocol, None, invoke)
+    assert router.calls.call_count == 0
+    return error  # type: ignore[no-any-return]

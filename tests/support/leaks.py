@@ -9,6 +9,8 @@ from contextlib import suppress
 
 import httpx
 
+from mailkit_async import MailkitError
+
 from .clients import MD5
 
 RUN = 6  # the promise: no run of 6 or more characters of the secret survives
@@ -67,3 +69,9 @@ def assert_no_secret(error: BaseException, secret: str = MD5, *, rendered: bool 
     for text in texts_of(error, rendered=rendered):
         found = leaks(text, secret)
         assert not found, (found, text[:300])
+
+
+def assert_typed(error: BaseException, secret: str = MD5) -> None:
+    """`error` is one of the client's own, and shows no piece of `secret`."""
+    assert isinstance(error, MailkitError), f"{type(error).__name__}: {error}"
+    assert_no_secret(error, secret)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from mailkit_async import Bounce
+
 
 def bounce_record(i: int, **fields: Any) -> dict[str, Any]:
     """Record `i` with its numbers as numbers (XML-RPC's <i4>), `fields` on top."""
@@ -26,3 +28,21 @@ def bounce_record(i: int, **fields: Any) -> dict[str, Any]:
 def as_json(record: dict[str, Any]) -> dict[str, Any]:
     """`record` as the JSON endpoint sends it: every value a string."""
     return {key: str(value) for key, value in record.items()}
+
+
+def decoded(i: int, **fields: Any) -> Bounce:
+    """The `Bounce` record `i` decodes to, `fields` on top."""
+    return Bounce(
+        message_id=12345,
+        text_status="smtp; 552 4.2.2 User has full mailbox.",
+        status="4.2.2",
+        email_id=1_000_000 + i,
+        send_id=123456,
+        email=f"user{i}@example.com",
+        send_message_id=2_000_000 + i,  # from the misspelled ID_SEND_MESSGE
+        user_list_id=77,
+        remote_mta="dns; mx1.seznam.cz",
+        undelivered_log_id=i,
+        recipient_status="permanent",
+        **fields,
+    )
