@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 import re
 import sys
+from collections.abc import Awaitable, Callable
 from time import perf_counter
 from typing import TYPE_CHECKING, Final
 
@@ -62,19 +63,13 @@ _NOT_A_LIST: Final = (msgspec.DecodeError, msgspec.ValidationError, RecursionErr
 # A JSON page: an array of objects. Where one object ends and the next begins is where a slice may
 # end (the same bytes inside a string or a nested array make the slice fail to decode: see _json_cut).
 _JSON_HEAD: Final = re.compile(rb"[ \t\r\n]*\[[ \t\r\n]*(?=\{)")
-_JSON_ITEM_END: Final = re.compile(rb"\}[ \t\r\n]*,[ \t\r\n]*(?=\{)")
+_JSON_ITEM_END: Final = re.compile(rb"(\})[ \t\r\n]*,[ \t\r\n]*(?=\{)")
 _JSON_TAIL: Final = re.compile(rb"\][ \t\r\n]*")
 
 
 def _json_frame(data: bytes | bytearray) -> tuple[int, int] | None:
     """(start, stop) of the array's items in a JSON page of objects, or ``None`` for another shape."""
-    head = _JSON_HEAD.match(data)
-    if head is None:
-        return None
-    stop = data.rfind(b"]")
-    if stop < head.end() or _JSON_TAIL.fullmatch(data, stop) is None:
-        return None
-    return head.end(), stop
+    return _frame(data, _JSON_HEAD, b"]", _JSON_TAIL)
 
 
 # An XML-RPC page as the service sends it: an array of values, tags apart only by whitespace.
@@ -87,7 +82,7 @@ _XML_TAIL: Final = re.compile(
     rb"</methodResponse>[ \t\r\n]*"
 )
 # The end of an item of the array, if it is a record (a struct): where a slice may end.
-_XML_ITEM_END: Final = re.compile(rb"</struct>[ \t\r\n]*</value>[ \t\r\n]*(?=<value>)")
+_XML_ITEM_END: Final = re.compile(rb"(</struct>[ \t\r\n]*</value>)[ \t\r\n]*(?=<value>)")
 
 
 def _xmlrpc_frame(body: Buffer) -> tuple[int, int] | None:
@@ -99,13 +94,20 @@ def _xmlrpc_frame(body: Buffer) -> tuple[int, int] | None:
     XML parser accepts, and one refused slice sends the whole page to the codec in one piece.
     """
     data = body if isinstance(body, (bytes, bytearray)) else bytes(body)
-    head = _XML_HEAD.match(data)
-    if head is None:
+    return _frame(data, _XML_HEAD, b"</data>", _XML_TAIL)
+
+
+def _frame(
+    data: bytes | bytearray, head: re.Pattern[bytes], end: bytes, tail: re.Pattern[bytes]
+) -> tuple[int, int] | None:
+    """(start, stop) between a page's `head` and its last `end`, which must begin its `tail`."""
+    opened = head.match(data)
+    if opened is None:
         return None
-    stop = data.rfind(b"</data>")
-    if stop < head.end() or _XML_TAIL.fullmatch(data, stop) is None:
+    stop = data.rfind(end)
+    if stop < opened.end() or tail.fullmatch(data, stop) is None:
         return None
-    return head.end(), stop
+    return opened.end(), stop
 
 
 def max_blocking_seconds(value: object) -> float | None:
@@ -166,23 +168,10 @@ class Pacer:
         data = body if isinstance(body, (bytes, bytearray)) else bytes(body)
         first, stop = frame
         head, tail = data[:first], data[stop:]
-        records: list[Bounce] = []
-        start = first
-        while start < stop:
-            end = start + max(1, int(self._budget * self.rate * _MARGIN))
-            cut = _XML_ITEM_END.search(data, end, stop) if end < stop else None
-            end = stop if cut is None else cut.end()
-            try:
-                value = self._timed(function, head + data[start:end] + tail)
-            except MailkitError:
-                value = None
-            if not isinstance(value, list):
-                return await self._in_thread(function, body)
-            records += value
-            del value
-            start = end
-            await _let_others_run()
-        return records
+        return await self._in_slices(
+            function, data, frame, _XML_ITEM_END, lambda piece: head + piece + tail,
+            lambda: self._in_thread(function, body),
+        )  # fmt: skip
 
     def _timed(self, function: str, body: Buffer) -> list[Bounce] | object:
         started = perf_counter()
@@ -207,19 +196,35 @@ class Pacer:
         frame = _json_frame(data)
         if frame is None:
             return await self._split_sliced(function, body)
-        first, stop = frame
+        return await self._in_slices(
+            function, data, frame, _JSON_ITEM_END, lambda piece: b"[" + piece + b"]",
+            lambda: self._split_sliced(function, body),
+        )  # fmt: skip
+
+    async def _in_slices(
+        self,
+        function: str,
+        data: bytes | bytearray,
+        frame: tuple[int, int],
+        item_end: re.Pattern[bytes],
+        wrap: Callable[[bytes | bytearray], Buffer],
+        whole: Callable[[], Awaitable[list[Bounce] | object]],
+    ) -> list[Bounce] | object:
+        """The records of the items in `frame`, decoded a budget's worth at a time: each slice
+        ends where `item_end`'s group closes an item, and is `wrap`ped into a page of its own. A
+        slice the codec refuses (a cut the pattern was misled into) hands the page to `whole`."""
+        start, stop = frame
         records: list[Bounce] = []
-        start = first
         while start < stop:
             end = start + max(1, int(self._budget * self.rate * _MARGIN))
-            cut = _JSON_ITEM_END.search(data, end, stop) if end < stop else None
-            end = stop if cut is None else cut.start() + 1
+            cut = item_end.search(data, end, stop) if end < stop else None
+            end = stop if cut is None else cut.end(1)
             try:
-                value = self._timed(function, b"[" + data[start:end] + b"]")
+                value = self._timed(function, wrap(data[start:end]))
             except MailkitError:
                 value = None
             if not isinstance(value, list):
-                return await self._split_sliced(function, body)
+                return await whole()
             records += value
             del value
             start = end if cut is None else cut.end()
