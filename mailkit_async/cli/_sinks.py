@@ -181,6 +181,9 @@ class _TextSink(Sink):
         if self.header:
             self._write(self.header)
 
+    def _append(self, page: Sequence[Bounce], encoded: bytes) -> None:
+        self._write(encoded)  # a text format's page is its encoded bytes, written as they are
+
     def _write(self, data: bytes) -> None:
         assert self._file is not None
         end = self._file.seek(0, os.SEEK_END)
@@ -218,9 +221,6 @@ class JsonlSink(_TextSink):
 
     def _encode(self, page: Sequence[Bounce]) -> bytes:
         return jsonl_lines(page)
-
-    def _append(self, page: Sequence[Bounce], encoded: bytes) -> None:
-        self._write(encoded)
 
     def _recover(self, file: IO[bytes]) -> None:
         size = file.seek(0, os.SEEK_END)
@@ -312,9 +312,6 @@ class CsvSink(_TextSink):
 
     def _encode(self, page: Sequence[Bounce]) -> bytes:
         return csv_rows(page, guard=self.guard)
-
-    def _append(self, page: Sequence[Bounce], encoded: bytes) -> None:
-        self._write(encoded)
 
     def _recover(self, file: IO[bytes]) -> None:
         size = file.seek(0, os.SEEK_END)
