@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import sqlite3
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,14 +16,17 @@ import msgspec
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support.clients import in_process, new_emulator
 
-from mailkit_async import Bounce
+from mailkit_async import Bounce, RetryPolicy, ServerError
 from mailkit_async._service import BOUNCES
 from mailkit_async.cli import _sinks as sinks
 from mailkit_async.cli import main
 from mailkit_async.cli._errors import EXIT, CliError
+from mailkit_async.cli._export import PREFETCH, export_pages
+from mailkit_async.cli._progress import Progress
 from mailkit_async.cli._sinks import FIELDS, LEGACY_FIELDS, CsvSink, csv_rows, jsonl_lines, open_sink
-from mailkit_async.testing import MailkitEmulator
+from mailkit_async.testing import Fault, MailkitEmulator
 
 MD5 = "export-secret-md5"
 FORMATS = ["jsonl", "csv", "sqlite"]
@@ -119,6 +123,27 @@ def test_jsonl_fast_path_writes_what_the_general_one_does() -> None:
     page = [record(n) for n in range(1, 40)]
     flat = b"".join(msgspec.json.encode(typed(r)) + b"\n" for r in page)
     assert jsonl_lines(page) == flat
+
+
+def test_jsonl_lines_encoded_in_place_leave_the_records_as_they_were(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert sinks._AS_LINE is not None  # CPython lets the records be encoded in place here
+    page = [record(n) for n in range(1, 40)]
+    before = [msgspec.structs.replace(r) for r in page]
+    lines = jsonl_lines(page)
+    assert all(type(r) is Bounce for r in page) and page == before
+    monkeypatch.setattr(sinks, "_AS_LINE", None)  # where CPython refuses: the converting path
+    assert jsonl_lines(page) == lines
+
+
+class _Kept(Bounce):
+    """A caller's own subclass: never given another class, even for a moment."""
+
+
+def test_jsonl_lines_of_other_pages_take_the_converting_path() -> None:
+    page = [record(1), _Kept(**msgspec.structs.asdict(record(2)))]
+    expected = b"".join(msgspec.json.encode(typed(r)) + b"\n" for r in page)
+    assert jsonl_lines(page) == expected and type(page[1]) is _Kept
+    assert jsonl_lines(tuple(page)) == expected
 
 
 def test_csv_has_typed_columns_and_an_extra_json_column(tmp_path: Path) -> None:
@@ -514,3 +539,84 @@ def test_real_world_records_carry_the_english_page_fields(
             assert [r["campaign_name"] for r in rows] == [s["CAMPAIGN_NAME"] for s in sent]
             assert [r["subject"] for r in rows] == [s["SUBJECT"] for s in sent]
             assert [r["utm_campaign"] for r in rows] == [s["UTM_CAMPAIGN"] for s in sent]
+
+
+# -- the export's loop: writing overlaps encoding, failures arrive as they are ------------------------
+
+
+class _Overlapped(sinks.JsonlSink):
+    """Each page's write waits (in its worker thread) until the next page has been encoded."""
+
+    def __init__(self, path: Path, pages: int) -> None:
+        super().__init__(path)
+        self.encoded = [threading.Event() for _ in range(pages + 1)]
+        self.overlapped: list[bool] = []
+        self.counted: list[tuple[int, int | None]] = []
+
+    def encode(self, page: Any) -> Any:
+        self.encoded[len([e for e in self.encoded if e.is_set()])].set()
+        return super().encode(page)
+
+    def write_page(self, page: Any, encoded: Any = None) -> None:
+        index = self.written // len(page)  # pages are all full here
+        if index + 1 < len(self.encoded) - 1:  # the last page has no next one to wait for
+            self.overlapped.append(self.encoded[index + 1].wait(5))
+        super().write_page(page, encoded)
+
+
+class _Counted(Progress):
+    def __init__(self, sink: _Overlapped) -> None:
+        super().__init__(enabled=False)
+        self.sink = sink
+
+    def advance(self, records: int, last_id: int | None = None) -> None:
+        # Counted only once written: the sink already holds this page when the line counts it.
+        assert self.sink.written == self.count + records and self.sink.last_id == last_id
+        super().advance(records, last_id)
+
+
+async def test_a_page_is_written_while_the_next_one_is_encoded(anyio_backend: str, tmp_path: Path) -> None:
+    emulator = new_emulator()
+    emulator.seed_bounces(20)
+    sink = _Overlapped(tmp_path / "o.jsonl", pages=4)
+    progress = _Counted(sink)
+    async with in_process(emulator) as mk:
+        await export_pages(mk.report.raw.bounce_pages(page_size=5, prefetch=PREFETCH), sink, progress)
+    sink.close()
+    assert sink.overlapped == [True, True, True]
+    assert [row["undelivered_log_id"] for row in read("jsonl", sink.path)] == list(range(1, 21))
+    assert progress.count == 20 and progress.last_id == 20
+
+
+class _Failing(sinks.JsonlSink):
+    """Refuses its second page (`disk`), or makes the service refuse the pages after the first."""
+
+    def __init__(self, path: Path, side: str, emulator: MailkitEmulator) -> None:
+        super().__init__(path)
+        self.side, self.emulator = side, emulator
+
+    def encode(self, page: Any) -> Any:
+        if self.side == "fetch" and not self.emulator.faults.rules:
+            self.emulator.faults.add(Fault.status(503), function=BOUNCES, times=None)
+        return super().encode(page)
+
+    def write_page(self, page: Any, encoded: Any = None) -> None:
+        if self.side == "disk" and self.written:
+            raise CliError("disk full", EXIT["output"])
+        super().write_page(page, encoded)
+
+
+@pytest.mark.parametrize(("side", "raised"), [("disk", CliError), ("fetch", ServerError)])
+async def test_a_failure_on_either_side_is_raised_as_it_is(
+    anyio_backend: str, tmp_path: Path, side: str, raised: type[Exception]
+) -> None:
+    emulator = new_emulator()
+    emulator.seed_bounces(20)
+    sink = _Failing(tmp_path / "f.jsonl", side, emulator)
+    async with in_process(emulator, retry=RetryPolicy(attempts=1)) as mk:
+        with pytest.raises(raised):  # the error itself, not an ExceptionGroup holding it
+            await export_pages(mk.report.raw.bounce_pages(page_size=5, prefetch=PREFETCH), sink)
+    sink.close()
+    # Whole pages, in order, from the start: what the file holds is what was counted.
+    assert 5 <= sink.written < 20 and sink.written % 5 == 0
+    assert [row["undelivered_log_id"] for row in read("jsonl", sink.path)] == list(range(1, sink.written + 1))

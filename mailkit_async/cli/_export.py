@@ -1,8 +1,9 @@
 """`mailkit-async bounces export`: copy the raw bounce report into a file or database.
 
-Fetching and writing overlap: the next pages are fetched (``bounce_pages(prefetch=PREFETCH)``)
-while a worker thread writes this one, so the event loop never waits for the disk. A page is flushed and
-synced before the progress line (or the summary) counts it. SIGINT and SIGTERM stop the export
+Fetching, encoding and writing overlap: while a worker thread writes one page, the event loop
+encodes the next and fetches the one after (``bounce_pages(prefetch=PREFETCH)``), so neither side
+waits for the other's slowest step. A page is flushed and synced before the progress line (or the
+summary) counts it. SIGINT and SIGTERM stop the export
 between pages, print the summary, and leave a file that ``--resume`` continues.
 """
 
@@ -13,13 +14,16 @@ import contextlib
 import os
 import signal
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import anyio
+from anyio.streams.memory import MemoryObjectReceiveStream
 
 from .._client import DEFAULT_BASE_URL, Mailkit
 from .._exceptions import InvalidParameterError
+from .._models import Bounce
 from ..resources._report import BouncePages
 from ._errors import EXIT, usage_error
 from ._progress import Progress
@@ -27,9 +31,10 @@ from ._sinks import Sink, open_sink
 
 __all__ = ["PREFETCH", "base_url", "credentials", "export_pages", "run_export"]
 
-#: Pages fetched ahead of the one being written: two lets a slow page on either side (a long
-#: fsync, a late answer) be absorbed without the other side waiting.
-PREFETCH = 2
+#: Pages fetched ahead of the one being encoded. With one page being written and the next one
+#: encoded and waiting for the writer, one more in flight keeps all three stages busy; more would
+#: only hold more pages in memory.
+PREFETCH = 1
 
 _STOPPED_BY = {signal.SIGINT: EXIT["interrupted"], signal.SIGTERM: EXIT["terminated"]}
 
@@ -71,15 +76,50 @@ async def run_export(args: argparse.Namespace) -> int:
 
 
 async def export_pages(pages: BouncePages, sink: Sink, progress: Progress | None = None) -> None:
-    """Write every page into `sink` from a worker thread while the next one is fetched."""
-    async with pages:
-        async for page in pages:
+    """Write every page into `sink`, in order, while the next ones are encoded and fetched.
+
+    A writer task hands each encoded page to a worker thread; meanwhile this task encodes the next
+    page (on the loop's thread, see `Sink.encode`) and `pages` fetches the one after. On
+    cancellation the page being written is finished and counted first; a page encoded but not yet
+    written was never counted, so a resumed export fetches it again.
+    """
+    handoff, encoded_pages = anyio.create_memory_object_stream[tuple[list[Bounce], Any]]()
+    failed: list[Exception] = []
+    async with pages, anyio.create_task_group() as group:
+        group.start_soon(_write_pages, encoded_pages, sink, progress, failed, group.cancel_scope)
+        with _kept(failed, group.cancel_scope), handoff:
+            async for page in pages:
+                # Waits until the writer takes it: one page written, one ready, no more held here.
+                await handoff.send((page, sink.encode(page)))
+                del page
+    if failed:
+        raise failed[0]
+
+
+async def _write_pages(
+    encoded_pages: MemoryObjectReceiveStream[tuple[list[Bounce], Any]],
+    sink: Sink,
+    progress: Progress | None,
+    failed: list[Exception],
+    scope: anyio.CancelScope,
+) -> None:
+    with _kept(failed, scope), encoded_pages:
+        async for page, encoded in encoded_pages:
             # Not abandoned on cancellation: a page being written is finished (and counted) first.
-            encoded = sink.encode(page)
             await anyio.to_thread.run_sync(sink.write_page, page, encoded)
             if progress is not None:
                 progress.advance(len(page), sink.last_id)
-            del page
+
+
+@contextlib.contextmanager
+def _kept(failed: list[Exception], scope: anyio.CancelScope) -> Iterator[None]:
+    """Keep a failure to raise as it is (a task group would wrap it in an ExceptionGroup) and stop
+    the other side of the export."""
+    try:
+        yield
+    except Exception as error:
+        failed.append(error)
+        scope.cancel()
 
 
 async def until_signalled(work: Callable[[], Awaitable[None]]) -> int | None:

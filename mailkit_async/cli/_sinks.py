@@ -19,8 +19,9 @@ import io
 import os
 import re
 import sqlite3
+from collections import deque
 from collections.abc import Sequence
-from itertools import chain
+from itertools import chain, repeat
 from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import IO, Any, Final, get_type_hints
@@ -48,6 +49,7 @@ _HINTS: Final = get_type_hints(Bounce)
 # `Bounce` without `extra`, under the Python names: what a JSON line holds when there is no extra.
 _Typed = msgspec.defstruct("_Typed", [(name, _HINTS[name]) for name in FIELDS], gc=False)
 _TYPED_PAGE: Final[Any] = list[_Typed]  # type: ignore[valid-type]
+_SET_CLASS: Final = object.__dict__["__class__"].__set__
 _TAIL: Final = 1 << 16  # first look at the last 64 KiB for the last record; widened as needed
 _CHUNK: Final = 1 << 22
 
@@ -262,8 +264,42 @@ def jsonl_lines(page: Sequence[Bounce]) -> bytes:
     """The page as JSON lines: typed fields by name, then each `extra` field under its own name."""
     if any(map(_extra, page)):
         return _json.encode_lines([_flat(record) for record in page])
+    if _AS_LINE is not None and type(page) is list and set(map(type, page)) == {Bounce}:
+        return _lines_in_place(page)
     # No record has extra fields: one conversion in C into a struct of the typed fields alone.
     return _json.encode_lines(msgspec.convert(page, _TYPED_PAGE, from_attributes=True))
+
+
+def _line_type() -> Any:
+    """`Bounce` laid out slot for slot, under the Python names and without an empty `extra`: each
+    record encodes as its JSON line once its class is set to this one (``None`` where CPython
+    refuses the change, or the line would differ)."""
+    fields: list[tuple[str, Any, Any]] = [(name, _HINTS[name], msgspec.NODEFAULT) for name in FIELDS]
+    fields.append(("extra", _HINTS["extra"], msgspec.field(default_factory=dict)))
+    line = msgspec.defstruct("_Line", fields, kw_only=True, frozen=True, gc=False, omit_defaults=True)
+    probe = Bounce(undelivered_log_id=1, email="a")
+    try:
+        _SET_CLASS(probe, line)
+        encoded = _json.encode(probe)
+        _SET_CLASS(probe, Bounce)
+    except TypeError:
+        return None
+    expected = _json.encode(msgspec.convert(probe, _Typed, from_attributes=True))
+    return line if encoded == expected and probe == Bounce(undelivered_log_id=1, email="a") else None
+
+
+_AS_LINE: Final = _line_type()
+
+
+def _lines_in_place(page: list[Bounce]) -> bytes:
+    # Twice as fast as converting: the records are encoded as they are, their class set to the
+    # line's for the encode and back at once. The export's pages are its own: no other code sees
+    # them meanwhile (the writer thread holds the page before).
+    deque(map(_SET_CLASS, page, repeat(_AS_LINE)), maxlen=0)
+    try:
+        return _json.encode_lines(page)
+    finally:
+        deque(map(_SET_CLASS, page, repeat(Bounce)), maxlen=0)
 
 
 def _flat(record: Bounce) -> dict[str, Any]:
