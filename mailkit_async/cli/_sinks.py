@@ -49,7 +49,7 @@ _HINTS: Final = get_type_hints(Bounce)
 # `Bounce` without `extra`, under the Python names: what a JSON line holds when there is no extra.
 _Typed = msgspec.defstruct("_Typed", [(name, _HINTS[name]) for name in FIELDS], gc=False)
 _TYPED_PAGE: Final[Any] = list[_Typed]  # type: ignore[valid-type]
-_SET_CLASS: Final = object.__dict__["__class__"].__set__
+_SET_CLASS: Final = object.__dict__["__class__"].__set__  # see "records encoded in place"
 _TAIL: Final = 1 << 16  # first look at the last 64 KiB for the last record; widened as needed
 _CHUNK: Final = 1 << 22
 
@@ -264,38 +264,53 @@ def jsonl_lines(page: Sequence[Bounce]) -> bytes:
     """The page as JSON lines: typed fields by name, then each `extra` field under its own name."""
     if any(map(_extra, page)):
         return _json.encode_lines([_flat(record) for record in page])
-    if _AS_LINE is not None and type(page) is list and set(map(type, page)) == {Bounce}:
-        return _lines_in_place(page)
+    if _AS_LINE is not None and _retypable(page):
+        return _encoded_as(page, _AS_LINE)
     # No record has extra fields: one conversion in C into a struct of the typed fields alone.
     return _json.encode_lines(msgspec.convert(page, _TYPED_PAGE, from_attributes=True))
 
 
-def _line_type() -> Any:
-    """`Bounce` laid out slot for slot, under the Python names and without an empty `extra`: each
-    record encodes as its JSON line once its class is set to this one (``None`` where CPython
-    refuses the change, or the line would differ)."""
+# --- records encoded in place ---------------------------------------------------------------------
+#
+# Encoding a page's records as they are costs half of converting them to another struct first: a
+# twin of `Bounce` laid out slot for slot (the same fields in the same order) is set as each
+# record's class for the encode and `Bounce` set back at once. CPython allows the change only
+# between such layouts, so each twin is probed at import, and a Python that refuses it (or a twin
+# that would encode differently) takes the converting path. The export's pages are its own: no
+# other code sees a record meanwhile (the writer thread holds the page before).
+
+
+def _twin(name: str, *, array_like: bool = False) -> Any:
+    """`Bounce` under the Python names: without an empty `extra` in a JSON line (`_Line`), or as
+    an array of every field, `extra` last (`_Row`); ``None`` where CPython refuses the change."""
     fields: list[tuple[str, Any, Any]] = [(name, _HINTS[name], msgspec.NODEFAULT) for name in FIELDS]
     fields.append(("extra", _HINTS["extra"], msgspec.field(default_factory=dict)))
-    line = msgspec.defstruct("_Line", fields, kw_only=True, frozen=True, gc=False, omit_defaults=True)
-    probe = Bounce(undelivered_log_id=1, email="a")
+    twin = msgspec.defstruct(
+        name, fields, kw_only=True, frozen=True, gc=False, omit_defaults=not array_like, array_like=array_like
+    )
+    probe = Bounce(undelivered_log_id=1, email="a", send_id=None)
+    typed = msgspec.convert(probe, _Typed, from_attributes=True)
+    expected = _json.encode([*_astuple(typed), {}] if array_like else typed)
     try:
-        _SET_CLASS(probe, line)
+        _SET_CLASS(probe, twin)
         encoded = _json.encode(probe)
         _SET_CLASS(probe, Bounce)
     except TypeError:
         return None
-    expected = _json.encode(msgspec.convert(probe, _Typed, from_attributes=True))
-    return line if encoded == expected and probe == Bounce(undelivered_log_id=1, email="a") else None
+    return twin if encoded == expected and probe == Bounce(undelivered_log_id=1, email="a") else None
 
 
-_AS_LINE: Final = _line_type()
+_AS_LINE: Final = _twin("_Line")
+_AS_ROW: Final = _twin("_Row", array_like=True)
 
 
-def _lines_in_place(page: list[Bounce]) -> bytes:
-    # Twice as fast as converting: the records are encoded as they are, their class set to the
-    # line's for the encode and back at once. The export's pages are its own: no other code sees
-    # them meanwhile (the writer thread holds the page before).
-    deque(map(_SET_CLASS, page, repeat(_AS_LINE)), maxlen=0)
+def _retypable(page: Sequence[Bounce]) -> bool:
+    # A caller's own subclass of Bounce keeps its class: only plain records are retyped.
+    return type(page) is list and set(map(type, page)) == {Bounce}
+
+
+def _encoded_as(page: Sequence[Bounce], twin: Any) -> bytes:
+    deque(map(_SET_CLASS, page, repeat(twin)), maxlen=0)
     try:
         return _json.encode_lines(page)
     finally:
@@ -440,6 +455,10 @@ def csv_rows(page: Sequence[Bounce], *, guard: bool = True) -> bytes:
     tells whether any of its cells needs quoting or the formula guard, so that cell-by-cell work
     is paid only by the columns that need it.
     """
+    if page and _AS_ROW is not None and not any(map(_extra, page)) and _retypable(page):
+        plain = _plain_rows(_encoded_as(page, _AS_ROW), len(page), guard)
+        if plain is not None:
+            return plain
     columns = [
         _text_column(list(map(_getters[name], page)), guard)
         if _HINTS[name] is str
@@ -462,6 +481,31 @@ def csv_rows(page: Sequence[Bounce], *, guard: bool = True) -> bytes:
 
 
 _getters: Final = {name: attrgetter(name) for name in FIELDS}
+_SEPARATORS: Final = len(FIELDS)  # commas in a row: between the typed cells and `extra`
+_FORMULA_OPENING: Final = re.compile(rb'"[=+\-@]')  # a string opening with it (\t and \r are escaped)
+
+
+def _plain_rows(arrays: bytes, records: int, guard: bool) -> bytes | None:
+    """The CSV rows of a page whose every cell is plain, from its records encoded as JSON arrays
+    (``[1,"text",null,...,{}]`` a line); ``None`` when some cell is not.
+
+    A cell is plain when csv.writer writes it as it is and the guard leaves it alone. Then the
+    JSON differs from the CSV only in its quotes, brackets and nulls: no backslash means no string
+    held a quote, a backslash or a control character (JSON escapes each); exactly one comma
+    between cells means no string held a comma; no string opens with =, +, - or @. So every quote
+    is a string's own, every comma a separator, and ``,null`` or a line's ``[null,`` a missing
+    ID, which CSV writes as an empty cell.
+    """
+    if b"\\" in arrays or arrays.count(b",") != _SEPARATORS * records:
+        return None
+    if guard and _FORMULA_OPENING.search(arrays):
+        return None
+    if b"null" in arrays:
+        arrays = arrays.replace(b",null", b",")
+        if arrays.startswith(b"[null,") or b"\n[null," in arrays:
+            arrays = arrays.replace(b"[null,", b"[,")
+    rows = b"\r\n".join(arrays.translate(None, b'"').split(b"]\n["))
+    return rows[1:-2] + b"\r\n"
 
 
 def _text_column(cells: list[str], guard: bool) -> list[str]:
