@@ -395,8 +395,26 @@ def test_a_plain_page_takes_the_fast_path(monkeypatch: pytest.MonkeyPatch) -> No
     plain_rows = sinks._plain_rows
     monkeypatch.setattr(sinks, "_plain_rows", lambda *args: taken.append(plain_rows(*args)) or taken[-1])
     assert csv_rows(page) == csv_module_rows(page)
-    assert taken and taken[0] is not None  # written from the JSON arrays, not cell by cell
+    assert len(taken) == 2 and None not in taken  # its ends, then the page, from the JSON arrays
     assert all(type(r) is Bounce for r in page) and page == before
+
+
+@pytest.mark.parametrize("where", [0, -1])
+def test_a_page_whose_first_or_last_record_is_not_plain_is_not_encoded_whole(
+    monkeypatch: pytest.MonkeyPatch, where: int
+) -> None:
+    page = [
+        msgspec.structs.replace(record(n), text_status="plain", subject="", campaign_name="n")
+        for n in range(1, 30)
+    ]
+    page[where] = msgspec.structs.replace(page[where], text_status="550-5.1.1 first line\n550 5.1.1 second")
+    encoded: list[int] = []
+    encoded_as = sinks._encoded_as
+    monkeypatch.setattr(
+        sinks, "_encoded_as", lambda records, twin: encoded.append(len(records)) or encoded_as(records, twin)
+    )
+    assert csv_rows(page) == csv_module_rows(page)
+    assert encoded == [2]  # only the two ends were looked at before writing cell by cell
 
 
 # -- resume: records, not lines ------------------------------------------------------------------
