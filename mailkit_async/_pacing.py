@@ -10,9 +10,11 @@ whole, as without pacing. Otherwise it is decoded in slices, with the loop let g
   (`list[msgspec.Raw]`, 5-10 ms for a whole page). A worker thread would not help: msgspec holds
   the GIL throughout;
 * XML-RPC: slices of whole items cut from the page's bytes, each wrapped in the page's own prolog
-  and epilog. With a budget of twice the GIL switch interval or more (the default), the page is
-  decoded in a worker thread instead, which gives the loop the GIL back every 5 ms; cancelling
-  does not wait for the thread.
+  and epilog. A page the cut cannot be trusted on (a fault, a DTD, an encoding that is not
+  ASCII-compatible) or that misleads it is decoded whole in a worker thread, which gives the loop
+  the GIL back every switch interval (5 ms); cancelling does not wait for the thread. Slices are
+  the first choice at every budget: the thread and the loop trade the GIL back and forth, which
+  made the stream ~10 % slower than slices of the same budget, and slower than no pacing at all.
 
 Only the codec's own `decode_bounces` turns bytes into records, so the records, their order and
 every error are the same at any setting. `bounces()` also frees each page it is done with in
@@ -23,7 +25,6 @@ from __future__ import annotations
 
 import math
 import re
-import sys
 from collections.abc import Awaitable, Callable
 from time import perf_counter
 from typing import TYPE_CHECKING, Final
@@ -42,8 +43,8 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_MAX_BLOCKING", "Pacer", "max_blocking_seconds"]
 
 DEFAULT_MAX_BLOCKING: Final = 0.05
-"""Keeps JSON pages whole (a 25 000-record page decodes in ~15-35 ms) and moves XML-RPC pages
-(~300-500 ms of Python) off the loop."""
+"""Keeps JSON pages whole (a 25 000-record page decodes in ~15-35 ms) and cuts XML-RPC pages
+(~300-500 ms of Python) into slices of ~35 ms (`_MARGIN` of the budget)."""
 
 # Bytes/s of one decode on this machine, before any page was measured: on the slow side of what
 # was measured, so that the first page errs towards smaller pieces.
@@ -128,10 +129,6 @@ class Pacer:
         self._codec = codec
         self._budget = max_blocking
         self._json = codec.protocol == "json"
-        # A worker thread gives the loop the GIL back every switch interval (5 ms by default), and
-        # then the loop runs more often than slices of the budget would let it; below about twice
-        # that interval only slices keep to the budget.
-        self._cooperative_xmlrpc = max_blocking < 2 * sys.getswitchinterval()
         self.rate = _PRIOR_RATE[codec.protocol]
         """Bytes/s of a decode, smoothed over the decodes measured so far."""
         self.free_rate = _PRIOR_FREE_RATE
@@ -151,7 +148,7 @@ class Pacer:
             return value
         if self._json:
             return await self._sliced(function, body)
-        frame = _xmlrpc_frame(body) if self._cooperative_xmlrpc else None
+        frame = _xmlrpc_frame(body)
         if frame is not None:
             return await self._xmlrpc_sliced(function, body, frame)
         return await self._in_thread(function, body)

@@ -20,7 +20,7 @@ import respx
 from support.clients import BASE, CLIENT_ID, MD5, PATHS, PROTOCOLS, client, new_emulator, pooled_once
 from support.pool import checked_out
 
-from mailkit_async import Bounce, InvalidParameterError, Mailkit, MailkitError, RetryPolicy
+from mailkit_async import Bounce, InvalidParameterError, Mailkit, MailkitError, RetryPolicy, _pacing
 
 pytestmark = pytest.mark.anyio
 
@@ -28,11 +28,10 @@ RECORDS = 2_500
 PAGE = 1_000
 # Small enough that every page, whatever its size, takes the paced path (slices, or a thread).
 ALWAYS = 1e-12
-# Over XML-RPC, a budget of twice the GIL switch interval (5 ms) or more sends a page that does not
-# fit (a whole 2 500-record page: ~3 MB) to a worker thread.
-THREADED = 0.02
+# A budget of a few GIL switch intervals (5 ms), which a whole 2 500-record page (~3 MB) does not fit.
+WIDE = 0.02
 DEFAULT = object()
-SETTINGS = [None, DEFAULT, 0.005, THREADED, ALWAYS]
+SETTINGS = [None, DEFAULT, 0.005, WIDE, ALWAYS]
 MODES = ["bounces", "bounce_pages", "prefetch"]
 
 
@@ -144,29 +143,64 @@ async def test_a_page_is_decoded_in_slices_with_the_loop_let_go_between(
     assert all(later > earlier for earlier, later in itertools.pairwise(seen))
 
 
-async def test_with_a_budget_above_the_gil_switch_interval_xmlrpc_pages_decode_while_the_loop_runs(
+async def test_with_a_budget_of_several_switch_intervals_xmlrpc_pages_are_sliced_on_the_loop(
     anyio_backend: str, server: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    mk = paced(server.url, "xmlrpc", THREADED)
+    # A worker thread would trade the GIL with the loop every switch interval: slices are faster.
+    mk = paced(server.url, "xmlrpc", WIDE)
     spinner = Spinner()
-    ran_meanwhile: list[bool] = []
-
-    def wait_for_the_loop() -> None:
-        # A decode that held the loop would wait here in vain: the spinner could not wake.
-        start = spinner.wakeups
-        deadline = time.monotonic() + 10
-        while spinner.wakeups == start and time.monotonic() < deadline:
-            time.sleep(0.001)
-        ran_meanwhile.append(spinner.wakeups > start)
-
-    threads = spy_on_decode(monkeypatch, mk, wait_for_the_loop)
+    seen: list[int] = []
+    threads = spy_on_decode(monkeypatch, mk, lambda: seen.append(spinner.wakeups))
     async with mk, mk._transport.http, anyio.create_task_group() as group:
         group.start_soon(spinner.run)
         page = await mk.report.raw.bounce_pages(page_size=RECORDS).__anext__()
         group.cancel_scope.cancel()
     assert len(page) == RECORDS
-    assert ran_meanwhile == [True]
-    assert threads[0] is not threading.current_thread()
+    assert len(seen) > 2
+    assert all(later > earlier for earlier, later in itertools.pairwise(seen))
+    assert set(threads) == {threading.current_thread()}
+
+
+class LoopWatch:
+    """A decode hook that, in a worker thread, waits until the loop has run (a held loop could not)."""
+
+    def __init__(self, spinner: Spinner) -> None:
+        self.spinner = spinner
+        self.ran_meanwhile: list[bool] = []
+
+    def __call__(self) -> None:
+        if threading.current_thread() is threading.main_thread():
+            return
+        start = self.spinner.wakeups
+        deadline = time.monotonic() + 10
+        while self.spinner.wakeups == start and time.monotonic() < deadline:
+            time.sleep(0.001)
+        self.ran_meanwhile.append(self.spinner.wakeups > start)
+
+
+async def test_an_xmlrpc_page_that_misleads_the_cut_decodes_whole_in_a_thread_while_the_loop_runs(
+    anyio_backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    body = page_body("xmlrpc", [bounce(i) for i in range(1, 301)], shape="comment")
+    watch = LoopWatch(Spinner())
+    with respx.mock(base_url=BASE) as router:
+        router.post(PATHS["xmlrpc"]).mock(return_value=httpx.Response(200, content=body))
+        mk = client("xmlrpc", max_blocking=ALWAYS)
+        threads = spy_on_decode(monkeypatch, mk, watch)
+        async with mk, anyio.create_task_group() as group:
+            group.start_soon(watch.spinner.run)
+            page = await mk.report.raw.bounce_pages().__anext__()
+            group.cancel_scope.cancel()
+    assert [b.undelivered_log_id for b in page] == list(range(1, 301))
+    # The first slice ends inside the comment and is refused; the page is then decoded in one piece.
+    assert threads[0] is threading.current_thread()
+    assert threads[-1] is not threading.current_thread()
+    assert watch.ran_meanwhile == [True]
+
+
+def untrusted_pages(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make every XML-RPC page one the cut does not trust (as a DTD or a UTF-16 page would be)."""
+    monkeypatch.setattr(_pacing, "_xmlrpc_frame", lambda body: None)
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
@@ -280,7 +314,8 @@ async def test_closing_a_stream_early_frees_its_page_in_pieces_when_paced(
 async def test_cancelling_an_xmlrpc_decode_in_a_thread_does_not_wait_for_it_and_frees_the_connection(
     anyio_backend: str, server: Any, monkeypatch: pytest.MonkeyPatch, mode: str
 ) -> None:
-    mk = paced(server.url, "xmlrpc", THREADED)
+    untrusted_pages(monkeypatch)
+    mk = paced(server.url, "xmlrpc")
     entered, release, finished = anyio.Event(), threading.Event(), threading.Event()
 
     def block() -> None:
