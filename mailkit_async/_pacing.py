@@ -256,6 +256,15 @@ class Pacer:
             await _let_others_run()  # the last one too: what the stream does next is not paced
         return records
 
+    def overdue(self, since: float) -> bool:
+        """Whether the loop has been held for most of the budget since `since` (`perf_counter`)."""
+        return perf_counter() - since >= self._budget * _MARGIN
+
+    async def let_go(self) -> float:
+        """Let every other task run (see `_let_others_run`); returns when this task resumed."""
+        await _let_others_run()
+        return perf_counter()
+
     def frees_at_once(self, records: int) -> bool:
         """Whether freeing `records` records fits the budget (`release` would take them in one piece)."""
         return records <= max(_MIN_SLICE_RECORDS, int(self._budget * self.free_rate * _MARGIN))

@@ -143,6 +143,30 @@ async def test_a_page_is_decoded_in_slices_with_the_loop_let_go_between(
     assert all(later > earlier for earlier, later in itertools.pairwise(seen))
 
 
+@pytest.mark.parametrize("setting", [ALWAYS, None], ids=["paced", "None"])
+async def test_bounces_lets_the_loop_go_while_it_hands_out_a_page_when_paced(
+    anyio_backend: str, server: Any, setting: float | None
+) -> None:
+    # `__anext__` does not await per record: without the chunks, the consumer's `async for`
+    # would hold the loop for the whole page.
+    mk = paced(server.url, "json", setting)
+    spinner = Spinner()
+    seen: list[tuple[int, int]] = []
+    async with mk, mk._transport.http, anyio.create_task_group() as group:
+        group.start_soon(spinner.run)
+        async for bounce in mk.report.raw.bounces(page_size=PAGE):
+            seen.append((bounce.undelivered_log_id, spinner.wakeups))
+        group.cancel_scope.cancel()
+    ids = [i for i, _ in seen]
+    assert len(ids) == RECORDS and ids == sorted(set(ids))
+    first_page = [wakeups for _, wakeups in seen[:PAGE]]
+    lets_go = sum(later > earlier for earlier, later in itertools.pairwise(first_page))
+    if setting is None:
+        assert lets_go == 0
+    else:
+        assert lets_go >= PAGE // 256 - 1
+
+
 async def test_with_a_budget_of_several_switch_intervals_xmlrpc_pages_are_sliced_on_the_loop(
     anyio_backend: str, server: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

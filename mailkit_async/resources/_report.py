@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from itertools import islice
 from operator import attrgetter, lt
+from time import perf_counter
 from types import TracebackType
 from typing import TYPE_CHECKING, Final
 
@@ -42,11 +43,15 @@ if TYPE_CHECKING:
     from typing_extensions import Self
 
     from .._client import Mailkit
+    from .._pacing import Pacer
     from .._secrets import Redactor
 
 __all__ = ["BounceStream", "BouncePages", "RawReport", "Report"]
 
 MIN_PAGE_SIZE: Final = 2
+# Records `bounces()` hands out between two looks at the clock (with max_blocking): a few µs of
+# the slowest consumer's work each, and one comparison per chunk.
+_CHUNK: Final = 256
 _ID = attrgetter("undelivered_log_id")
 
 
@@ -387,40 +392,60 @@ class BounceStream:
     task: dropping it frees its page at once, on either backend; `aclose()` does so explicitly.
     """
 
-    __slots__ = ("__weakref__", "_cursor", "_page", "_records", "_release")
+    __slots__ = ("__weakref__", "_cursor", "_left", "_pacer", "_page", "_records", "_rest", "_since")
 
     def __init__(self, cursor: _Cursor) -> None:
         self._cursor: _Cursor | None = cursor
         self._records: Iterator[Bounce] = iter(())
-        # With max_blocking, a spent page is freed in pieces: freeing 25 000 records at once
-        # holds the loop for ~10 ms.
-        pacer = cursor.client._pacer
-        self._release: Callable[[list[Bounce]], Awaitable[None]] | None = (
-            None if pacer is None else pacer.release
-        )
+        # With max_blocking, a page is handed out _CHUNK records at a time, and between two chunks
+        # the loop is let go once the budget is nearly spent: `__anext__` itself never awaits, so
+        # a consumer's `async for` would otherwise hold the loop for the whole page (25 000 steps,
+        # ~10-20 ms). A spent page is freed in pieces: freeing 25 000 records at once holds the
+        # loop for ~10 ms.
+        self._pacer: Pacer | None = cursor.client._pacer
         self._page: list[Bounce] = []
+        self._rest: Iterator[Bounce] = iter(())
+        self._left = 0  # records of the page after the current chunk
+        self._since = 0.0  # when this task last resumed from an await (perf_counter)
 
     def __aiter__(self) -> Self:
         return self
 
     async def __anext__(self) -> Bounce:
-        # The per-record path: one step of the page's iterator, no await.
+        # The per-record path: one step of the chunk's iterator, no await.
+        for record in self._records:
+            return record
+        if self._left > 0:
+            return await self._next_chunk()
+        return await self._next_page()
+
+    async def _next_chunk(self) -> Bounce:
+        pacer = self._pacer
+        if pacer is not None and pacer.overdue(self._since):
+            self._since = await pacer.let_go()
+        self._left -= _CHUNK
+        self._records = islice(self._rest, _CHUNK)
         for record in self._records:
             return record
         return await self._next_page()
 
     async def _next_page(self) -> Bounce:
-        self._records = iter(())  # the spent page goes before the next is fetched
-        if self._page and self._release is not None:
-            await self._release(self._page)
-        self._page = []
+        pacer, spent = self._pacer, self._spent()  # the spent page goes before the next is fetched
+        if spent and pacer is not None:
+            await pacer.release(spent)
+        del spent
         cursor = self._cursor
         try:
             while cursor is not None and (page := await cursor.next_page()) is not None:
-                self._records = iter(page)
-                if self._release is not None:
-                    self._page = page  # kept to be freed in pieces (max_blocking)
-                del page  # otherwise only the iterator holds it: at most one page alive at a time
+                if pacer is None:
+                    self._records = iter(page)
+                else:
+                    self._page = page  # kept to be freed in pieces
+                    self._rest = iter(page)
+                    self._left = len(page) - _CHUNK
+                    self._records = islice(self._rest, _CHUNK)
+                    self._since = perf_counter()
+                del page  # otherwise only the iterators hold it: at most one page alive at a time
                 for record in self._records:
                     return record
         except BaseException:
@@ -429,14 +454,19 @@ class BounceStream:
         self._cursor = None
         raise StopAsyncIteration
 
+    def _spent(self) -> list[Bounce]:
+        page, self._page = self._page, []
+        self._records = self._rest = iter(())
+        self._left = 0
+        return page
+
     async def aclose(self) -> None:
         """End the stream and free its page (in pieces with max_blocking, as a spent page is);
         later iteration ends at once, even if this is cancelled."""
         self._cursor = None
-        self._records = iter(())
-        page, self._page = self._page, []
-        if page and self._release is not None:
-            await self._release(page)
+        page = self._spent()
+        if page and self._pacer is not None:
+            await self._pacer.release(page)
 
 
 class Report:
