@@ -334,6 +334,40 @@ async def test_closing_a_stream_early_frees_its_page_in_pieces_when_paced(
         assert stream._page == []
 
 
+async def test_a_release_cancelled_midway_leaves_the_rest_of_the_page_to_be_freed_in_pieces(
+    anyio_backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pages = [page_body("json", [bounce(i) for i in range(start, start + PAGE)]) for start in (1, PAGE + 1)]
+    with respx.mock(base_url=BASE) as router:
+        router.post(PATHS["json"]).mock(
+            side_effect=[httpx.Response(200, content=page) for page in [*pages, b"[]"]]
+        )
+        mk = client("json", max_blocking=ALWAYS, retry=RetryPolicy(attempts=1))
+        assert mk._pacer is not None
+        release, scopes = mk._pacer.release, []
+
+        async def cancelled_after_a_piece(page: list[Bounce]) -> None:
+            if scopes:
+                del page[-64:]
+                scopes.pop().cancel()
+                await anyio.lowlevel.checkpoint()
+            await release(page)
+
+        monkeypatch.setattr(mk._pacer, "release", cancelled_after_a_piece)
+        async with mk:
+            stream = mk.report.raw.bounces(page_size=PAGE)
+            first = [await stream.__anext__() for _ in range(PAGE)]
+            with anyio.CancelScope() as scope:
+                scopes.append(scope)
+                await stream.__anext__()
+            assert scope.cancelled_caught
+            assert len(stream._page) == PAGE - 64  # still the stream's, to free in pieces
+            rest = [b.undelivered_log_id async for b in stream]
+    assert [b.undelivered_log_id for b in first] == list(range(1, PAGE + 1))
+    assert rest == list(range(PAGE + 1, 2 * PAGE + 1))
+    assert stream._page == []
+
+
 @pytest.mark.parametrize("mode", ["bounces", "prefetch"])
 async def test_cancelling_an_xmlrpc_decode_in_a_thread_does_not_wait_for_it_and_frees_the_connection(
     anyio_backend: str, server: Any, monkeypatch: pytest.MonkeyPatch, mode: str

@@ -406,7 +406,7 @@ class BounceStream:
         self._page: list[Bounce] = []
         self._rest: Iterator[Bounce] = iter(())
         self._left = 0  # records of the page after the current chunk
-        self._since = 0.0  # when this task last resumed from an await (perf_counter)
+        self._since = 0.0  # when the stream last let the loop go or got a page (perf_counter)
 
     def __aiter__(self) -> Self:
         return self
@@ -430,10 +430,14 @@ class BounceStream:
         return await self._next_page()
 
     async def _next_page(self) -> Bounce:
-        pacer, spent = self._pacer, self._spent()  # the spent page goes before the next is fetched
-        if spent and pacer is not None:
-            await pacer.release(spent)
-        del spent
+        # The spent page goes before the next is fetched; kept in `_page` until it is freed, so
+        # that a cancelled release leaves the rest to the next call (or `aclose`), in pieces too.
+        self._records = self._rest = iter(())
+        self._left = 0
+        pacer = self._pacer
+        if self._page and pacer is not None:
+            await pacer.release(self._page)
+        self._page = []
         cursor = self._cursor
         try:
             while cursor is not None and (page := await cursor.next_page()) is not None:
