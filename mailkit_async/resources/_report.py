@@ -432,8 +432,7 @@ class BounceStream:
     async def _next_page(self) -> Bounce:
         # The spent page goes before the next is fetched; kept in `_page` until it is freed, so
         # that a cancelled release leaves the rest to the next call (or `aclose`), in pieces too.
-        self._records = self._rest = iter(())
-        self._left = 0
+        self._stop_handing_out()
         pacer = self._pacer
         if self._page and pacer is not None:
             await pacer.release(self._page)
@@ -458,17 +457,16 @@ class BounceStream:
         self._cursor = None
         raise StopAsyncIteration
 
-    def _spent(self) -> list[Bounce]:
-        page, self._page = self._page, []
+    def _stop_handing_out(self) -> None:
         self._records = self._rest = iter(())
         self._left = 0
-        return page
 
     async def aclose(self) -> None:
         """End the stream and free its page (in pieces with max_blocking, as a spent page is);
         later iteration ends at once, even if this is cancelled."""
         self._cursor = None
-        page = self._spent()
+        self._stop_handing_out()
+        page, self._page = self._page, []
         if page and self._pacer is not None:
             await self._pacer.release(page)
 
