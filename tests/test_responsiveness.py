@@ -112,6 +112,30 @@ async def test_records_and_order_are_the_same_at_every_setting(
         await next_call_works(mk)
 
 
+@pytest.fixture(scope="module")
+def real_world_server() -> Iterator[Any]:
+    # The forms real answers show: undocumented fields, null text, empty or zero IDs, multi-line
+    # SMTP replies, the English page's fields.
+    emulator = new_emulator()
+    emulator.seed_bounces(RECORDS, gap_every=5, extra_fields=True, real_world=True)
+    with emulator.serve() as running:
+        yield running
+
+
+@pytest.mark.parametrize("setting", [0.005, WIDE, ALWAYS], ids=["0.005", "0.02", "always"])
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_real_world_records_come_out_the_same_sliced_as_whole(
+    anyio_backend: str, real_world_server: Any, protocol: str, setting: float
+) -> None:
+    async with paced(real_world_server.url, protocol, None) as whole, whole._transport.http:
+        expected = await stream(whole, "bounces")
+    assert len(expected) == RECORDS and any(b.extra for b in expected)
+    assert any("\n" in b.text_status for b in expected)  # a multi-line reply survived the cut
+    mk = paced(real_world_server.url, protocol, setting)
+    async with mk, mk._transport.http:
+        assert await stream(mk, "bounces") == expected
+
+
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 async def test_none_decodes_each_page_in_one_call_on_the_loop(
     anyio_backend: str, server: Any, protocol: str, monkeypatch: pytest.MonkeyPatch
